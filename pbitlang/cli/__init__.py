@@ -1,0 +1,1 @@
+"""Command-line tools: pbitc (the compiler) and pbit (run, train, generate)."""

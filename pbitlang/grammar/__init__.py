@@ -1,0 +1,2 @@
+"""Syntax: grammar, AST and the parser."""
+from .parser import parse  # noqa: F401

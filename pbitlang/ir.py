@@ -1,0 +1,449 @@
+"""The compiled program: an immutable sparse Ising model with everything around it.
+
+E(s) = offset + h·s + ½ sᵀJs + Σ k-body factors, s ∈ {−1, +1}ⁿ.  Bits are spins
+with b = (1 + s)/2.  Observables and constraint residuals are *indexed
+polynomials*: rows (instance, spins, coefficient) summed per instance.  The
+canonical text form (sorted, %.12g) is what golden tests compare; .pbir files
+are npz + JSON, loaded with allow_pickle=False."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import IRFileError
+
+FORMAT = "pbir"
+FORMAT_VERSION = 1
+
+
+def _frozen(a):
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class Poly:
+    """Σ over rows of coeff · Π s[idx[row]] added to instance inst[row]; one order per Poly."""
+    order: int
+    inst: np.ndarray
+    idx: np.ndarray
+    coeff: np.ndarray
+
+    def evaluate(self, S: np.ndarray, num_inst: int) -> np.ndarray:
+        """S (B, n) float ±1 → (B, num_inst)."""
+        B = S.shape[0]
+        if self.order == 0:
+            return np.broadcast_to(np.bincount(self.inst, self.coeff, minlength=num_inst), (B, num_inst))
+        if self.order == 1:
+            A = sp.csr_array((self.coeff, (self.inst, self.idx[:, 0])), shape=(num_inst, S.shape[1]))
+            return np.asarray((A @ S.T).T)
+        prod = S[:, self.idx[:, 0]] * self.coeff
+        for q in range(1, self.order):
+            prod *= S[:, self.idx[:, q]]
+        agg = sp.csr_array((np.ones(len(self.inst)), (np.arange(len(self.inst)), self.inst)),
+                           shape=(len(self.inst), num_inst))
+        return np.asarray(prod @ agg)
+
+
+def eval_polys(polys, S, num_inst) -> np.ndarray:
+    out = np.zeros((S.shape[0], num_inst))
+    for p in polys:
+        out += p.evaluate(S, num_inst)
+    return out
+
+
+@dataclass(frozen=True)
+class Observable:
+    name: str
+    shape: tuple
+    polys: tuple
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A penalty constraint: residual r = lhs − rhs per instance (slack excluded)."""
+    name: str
+    op: str                  # == <= >=
+    shape: tuple             # the quantifier grid's shape
+    positions: np.ndarray    # flat position in that grid of each instance
+    penalty: np.ndarray      # per instance
+    polys: tuple             # residual lhs − rhs
+    source: str
+
+    @property
+    def num_instances(self) -> int:
+        return len(self.positions)
+
+    def amounts(self, S: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """How much each sample violates each instance (0 where satisfied)."""
+        r = eval_polys(self.polys, S, self.num_instances)
+        if self.op == "==":
+            v = np.abs(r)
+        elif self.op == "<=":
+            v = np.maximum(r, 0.0)
+        else:
+            v = np.maximum(-r, 0.0)
+        return np.where(v > tol, v, 0.0)
+
+
+@dataclass(frozen=True)
+class WeightMap:
+    """The affine map θ → (h, J, offset) of a learnable program."""
+    layout: dict             # name -> (start, shape)
+    theta: np.ndarray        # current weights
+    h_const: np.ndarray
+    J_const: np.ndarray      # aligned with J.data
+    offset_const: float
+    dh: sp.csr_array         # (n, W)
+    dJ: sp.csr_array         # (nnz, W), rows aligned with J.data
+    doff: np.ndarray         # (W,)
+
+    @property
+    def num_weights(self) -> int:
+        return len(self.theta)
+
+
+@dataclass(frozen=True)
+class IR:
+    num_spins: int
+    h: np.ndarray
+    J: sp.csr_array
+    offset: float
+    colors: np.ndarray
+    layout: dict                     # name -> (start, shape, kind)
+    periodic: tuple = ()             # names of periodic variables
+    clamp_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    clamp_value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    kbody: dict = field(default_factory=dict)          # order -> (idx (m,k), coeff (m,))
+    observables: dict = field(default_factory=dict)    # name -> Observable
+    constraints: tuple = ()
+    weights: WeightMap | None = None
+    beta: float | None = None
+    chains: tuple = ()                                 # JSON-able dicts
+    sources: tuple = ()                                # "file:line:col" per term
+    h_term: np.ndarray | None = None                   # term id per spin's field (-1: none)
+    J_term: np.ndarray | None = None                   # term id per J.data entry
+    name: str = "<input>"
+
+    @property
+    def num_colors(self) -> int:
+        return int(self.colors.max()) + 1 if len(self.colors) else 0
+
+    @property
+    def num_couplings(self) -> int:
+        return int(self.J.nnz // 2)
+
+    @property
+    def free_mask(self) -> np.ndarray:
+        m = np.ones(self.num_spins, dtype=bool)
+        m[self.clamp_index] = False
+        return m
+
+    # ---- evaluation
+    def _as_spins(self, states) -> np.ndarray:
+        S = np.asarray(states)
+        if S.shape[-1] != self.num_spins:
+            raise ValueError(f"states have {S.shape[-1]} columns but the model has {self.num_spins} spins")
+        return S.reshape(-1, self.num_spins).astype(np.float64)
+
+    def energy(self, states) -> np.ndarray:
+        """E(s) for states (..., n) in ±1 → energies (...,)."""
+        states = np.asarray(states)
+        lead = states.shape[:-1]
+        out = np.empty(math.prod(lead))
+        flat = states.reshape(-1, self.num_spins)
+        step = max(1, 2**22 // max(self.num_spins, 1))
+        for a in range(0, len(flat), step):
+            S = flat[a:a + step].astype(np.float64)
+            e = self.offset + S @ self.h + 0.5 * np.einsum("bi,bi->b", S, np.asarray((self.J @ S.T).T))
+            for idx, coeff in self.kbody.values():
+                prod = np.broadcast_to(coeff, (len(S), len(coeff))).copy()
+                for q in range(idx.shape[1]):
+                    prod *= S[:, idx[:, q]]
+                e = e + prod.sum(axis=1)
+            out[a:a + step] = e
+        return out.reshape(lead)
+
+    def observe(self, states) -> dict:
+        """Observables of states (..., n) → name -> array (..., *shape)."""
+        states = np.asarray(states)
+        lead = states.shape[:-1]
+        S = self._as_spins(states)
+        return {name: eval_polys(ob.polys, S, ob.size).reshape(lead + ob.shape) for name, ob in self.observables.items()}
+
+    def violations(self, states, tol: float = 1e-9) -> dict:
+        """name -> (..., instances) amounts by which each constraint instance is violated."""
+        states = np.asarray(states)
+        lead = states.shape[:-1]
+        S = self._as_spins(states)
+        return {c.name: c.amounts(S, tol).reshape(lead + (c.num_instances,)) for c in self.constraints}
+
+    def spins_from_values(self, name: str, values) -> np.ndarray:
+        """Declared-shape values of one variable (bits as 0/1) → its ±1 spins, flat."""
+        start, shape, kind = self.layout[name]
+        v = np.asarray(values).reshape(-1, math.prod(shape)) if shape else np.asarray(values).reshape(-1, 1)
+        return (2 * v - 1).astype(np.int8) if kind == "bit" else v.astype(np.int8)
+
+    def with_weights(self, theta) -> "IR":
+        """The same program with weights θ (the affine map applied exactly)."""
+        if self.weights is None:
+            raise ValueError("this program has no trainable weights")
+        theta = np.asarray(theta, dtype=np.float64).ravel()
+        w = self.weights
+        if theta.shape != w.theta.shape:
+            raise ValueError(f"expected {w.num_weights} weights, got {theta.size}")
+        h = w.h_const + w.dh @ theta
+        data = w.J_const + w.dJ @ theta
+        J = sp.csr_array((data, self.J.indices, self.J.indptr), shape=self.J.shape)
+        return replace(self, h=_frozen(h), J=_freeze_csr(J), offset=float(w.offset_const + w.doff @ theta),
+                       weights=replace(w, theta=_frozen(theta)))
+
+    def term_source(self, i: int, j: int | None = None) -> str:
+        """Where in the source a field (i) or coupling (i, j) comes from."""
+        if j is None:
+            t = -1 if self.h_term is None else int(self.h_term[i])
+        else:
+            row = slice(self.J.indptr[i], self.J.indptr[i + 1])
+            pos = np.flatnonzero(self.J.indices[row] == j)
+            t = -1 if self.J_term is None or not len(pos) else int(self.J_term[row][pos[0]])
+        return self.sources[t] if 0 <= t < len(self.sources) else "<unknown>"
+
+    def spin_name(self, i: int) -> str:
+        for name, (start, shape, kind) in self.layout.items():
+            size = math.prod(shape)
+            if start <= i < start + size:
+                if not shape:
+                    return name
+                return f"{name}[{', '.join(str(int(x)) for x in np.unravel_index(i - start, shape))}]"
+        return f"spin {i}"
+
+    # ---- text
+    def stats(self) -> dict:
+        upper = sp.triu(self.J, k=1).tocoo()
+        deg = np.diff(self.J.indptr)
+        return {
+            "spins": self.num_spins,
+            "couplings": int(upper.nnz),
+            "colors": self.num_colors,
+            "max_degree": int(deg.max()) if len(deg) else 0,
+            "h_range": [float(self.h.min()), float(self.h.max())] if self.num_spins else [0.0, 0.0],
+            "J_range": [float(upper.data.min()), float(upper.data.max())] if upper.nnz else [0.0, 0.0],
+            "kbody_factors": {int(k): int(len(v[1])) for k, v in self.kbody.items()},
+            "clamped": int(len(self.clamp_index)),
+            "observables": {k: list(v.shape) for k, v in self.observables.items()},
+            "constraints": {c.name: c.num_instances for c in self.constraints},
+            "weights": self.weights.num_weights if self.weights else 0,
+            "offset": self.offset,
+        }
+
+    def to_text(self) -> str:
+        """Canonical text form: sorted, %.12g."""
+        g = lambda x: f"{float(x):.12g}"  # noqa: E731
+        out = [f"{FORMAT} {FORMAT_VERSION}", f"spins {self.num_spins}", f"offset {g(self.offset)}",
+               f"beta {'none' if self.beta is None else g(self.beta)}", f"colors {self.num_colors}"]
+        for name, (start, shape, kind) in sorted(self.layout.items(), key=lambda kv: kv[1][0]):
+            per = " periodic" if name in self.periodic else ""
+            out.append(f"var {name} {kind} start={start} shape={list(shape)}{per}")
+        out.append("color " + " ".join(str(int(c)) for c in self.colors))
+        for i in np.flatnonzero(self.h):
+            out.append(f"h {i} {g(self.h[i])}")
+        up = sp.triu(self.J, k=1).tocoo()
+        for i, j, v in sorted(zip(up.row.tolist(), up.col.tolist(), up.data.tolist())):
+            out.append(f"J {i} {j} {g(v)}")
+        for k in sorted(self.kbody):
+            idx, coeff = self.kbody[k]
+            for row, c in sorted(zip(map(tuple, idx.tolist()), coeff.tolist())):
+                out.append(f"K {' '.join(map(str, row))} {g(c)}")
+        for i, v in sorted(zip(self.clamp_index.tolist(), self.clamp_value.tolist())):
+            out.append(f"clamp {i} {v}")
+        for name in sorted(self.observables):
+            ob = self.observables[name]
+            out.append(f"observe {name} shape={list(ob.shape)}")
+            out.extend(_poly_lines(f"  {name}", ob.polys))
+        for c in sorted(self.constraints, key=lambda c: c.name):
+            out.append(f"constraint {c.name} {c.op} shape={list(c.shape)} instances={c.num_instances}")
+            out.append("  penalty " + " ".join(g(p) for p in c.penalty))
+            out.extend(_poly_lines(f"  {c.name}", c.polys))
+        if self.weights is not None:
+            w = self.weights
+            for name, (start, shape) in sorted(w.layout.items(), key=lambda kv: kv[1][0]):
+                out.append(f"weight {name} start={start} shape={list(shape)}")
+            coo = w.dh.tocoo()
+            for i, k, v in sorted(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist())):
+                out.append(f"dh {i} w{k} {g(v)}")
+            coo = w.dJ.tocoo()
+            rows = np.repeat(np.arange(self.num_spins), np.diff(self.J.indptr))
+            for p, k, v in sorted(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist())):
+                i, j = int(rows[p]), int(self.J.indices[p])
+                if i < j:
+                    out.append(f"dJ {i} {j} w{k} {g(v)}")
+            for k in np.flatnonzero(w.doff):
+                out.append(f"doff w{k} {g(w.doff[k])}")
+        for ch in self.chains:
+            out.append("chain " + json.dumps(ch, sort_keys=True))
+        return "\n".join(out) + "\n"
+
+    def to_json(self) -> dict:
+        """A JSON summary with the model's arrays (for --emit json)."""
+        up = sp.triu(self.J, k=1).tocoo()
+        return {
+            "format": FORMAT, "version": FORMAT_VERSION, "num_spins": self.num_spins,
+            "offset": self.offset, "beta": self.beta, "num_colors": self.num_colors,
+            "layout": {k: {"start": s, "shape": list(sh), "kind": kd} for k, (s, sh, kd) in self.layout.items()},
+            "h": self.h.tolist(), "J": [[int(i), int(j), float(v)] for i, j, v in zip(up.row, up.col, up.data)],
+            "colors": self.colors.tolist(),
+            "kbody": [[*map(int, row), float(c)] for k in sorted(self.kbody)
+                      for row, c in zip(self.kbody[k][0], self.kbody[k][1])],
+            "clamps": [[int(i), int(v)] for i, v in zip(self.clamp_index, self.clamp_value)],
+            "observables": {k: list(v.shape) for k, v in self.observables.items()},
+            "constraints": [{"name": c.name, "op": c.op, "instances": c.num_instances} for c in self.constraints],
+            "chains": list(self.chains),
+            "stats": self.stats(),
+        }
+
+    # ---- files
+    def save(self, path) -> None:
+        arrays, meta = _to_arrays(self)
+        arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    @staticmethod
+    def load(path) -> "IR":
+        return load_ir(path)
+
+
+def _poly_lines(prefix, polys):
+    lines = []
+    for p in polys:
+        rows = sorted(zip(p.inst.tolist(), map(tuple, p.idx.tolist()), p.coeff.tolist()))
+        for inst, idx, c in rows:
+            lines.append(f"{prefix}[{inst}] {' '.join(map(str, idx)) or 'const'} {float(c):.12g}")
+    return lines
+
+
+def _freeze_csr(J) -> sp.csr_array:
+    J = sp.csr_array(J)
+    for a in (J.data, J.indices, J.indptr):
+        a.flags.writeable = False
+    return J
+
+
+def make_ir(**kw) -> IR:
+    """Build an IR, freezing its arrays."""
+    for key in ("h", "colors", "clamp_index", "clamp_value", "h_term", "J_term"):
+        if kw.get(key) is not None:
+            kw[key] = _frozen(kw[key])
+    kw["J"] = _freeze_csr(kw["J"])
+    return IR(**kw)
+
+
+# ---- npz + JSON ---------------------------------------------------------------
+def _to_arrays(ir: IR):
+    a = {"h": ir.h, "J_data": ir.J.data, "J_indices": ir.J.indices, "J_indptr": ir.J.indptr,
+         "colors": ir.colors, "clamp_index": ir.clamp_index, "clamp_value": ir.clamp_value}
+    if ir.h_term is not None:
+        a["h_term"] = ir.h_term
+        a["J_term"] = ir.J_term
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "num_spins": ir.num_spins, "offset": ir.offset,
+            "layout": {k: [s, list(sh), kd] for k, (s, sh, kd) in ir.layout.items()},
+            "periodic": list(ir.periodic), "beta": ir.beta, "chains": list(ir.chains),
+            "sources": list(ir.sources), "name": ir.name, "kbody": sorted(int(k) for k in ir.kbody),
+            "observables": [], "constraints": []}
+    for k, (idx, coeff) in ir.kbody.items():
+        a[f"kbody/{k}/idx"], a[f"kbody/{k}/coeff"] = idx, coeff
+
+    def put_polys(prefix, polys):
+        for n, p in enumerate(polys):
+            for field_ in ("inst", "idx", "coeff"):
+                a[f"{prefix}/{n}/{field_}"] = getattr(p, field_)
+        return [p.order for p in polys]
+
+    for name, ob in ir.observables.items():
+        meta["observables"].append({"name": name, "shape": list(ob.shape), "orders": put_polys(f"obs/{name}", ob.polys)})
+    for c in ir.constraints:
+        a[f"con/{c.name}/positions"] = c.positions
+        a[f"con/{c.name}/penalty"] = c.penalty
+        meta["constraints"].append({"name": c.name, "op": c.op, "shape": list(c.shape), "source": c.source,
+                                    "orders": put_polys(f"con/{c.name}", c.polys)})
+    if ir.weights is not None:
+        w = ir.weights
+        meta["weights"] = {"layout": {k: [s, list(sh)] for k, (s, sh) in w.layout.items()},
+                           "offset_const": w.offset_const}
+        a.update({"w/theta": w.theta, "w/h_const": w.h_const, "w/J_const": w.J_const, "w/doff": w.doff})
+        for key, m in (("dh", w.dh), ("dJ", w.dJ)):
+            a[f"w/{key}/data"], a[f"w/{key}/indices"], a[f"w/{key}/indptr"] = m.data, m.indices, m.indptr
+            a[f"w/{key}/shape"] = np.asarray(m.shape, dtype=np.int64)
+    return a, meta
+
+
+def load_ir(path) -> IR:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise IRFileError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        raise IRFileError(f"{path}: not a .pbir file ({err})") from None
+    try:
+        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+    except (KeyError, ValueError, UnicodeDecodeError):
+        raise IRFileError(f"{path}: not a .pbir file (no readable metadata)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise IRFileError(f"{path}: not a .pbir file")
+    if meta.get("version") != FORMAT_VERSION:
+        raise IRFileError(f"{path}: .pbir format version {meta.get('version')} is not supported "
+                          f"(this pbitlang reads version {FORMAT_VERSION})")
+    try:
+        return _from_arrays(arrays, meta)
+    except (KeyError, ValueError, TypeError, IndexError) as err:
+        raise IRFileError(f"{path}: malformed .pbir file ({err})") from None
+
+
+def _from_arrays(a: dict, meta: dict) -> IR:
+    n = int(meta["num_spins"])
+    J = sp.csr_array((a["J_data"], a["J_indices"], a["J_indptr"]), shape=(n, n))
+    if a["h"].shape != (n,) or a["colors"].shape != (n,):
+        raise ValueError("array sizes do not match num_spins")
+
+    def get_polys(prefix, orders):
+        return tuple(Poly(int(o), a[f"{prefix}/{k}/inst"], a[f"{prefix}/{k}/idx"], a[f"{prefix}/{k}/coeff"])
+                     for k, o in enumerate(orders))
+
+    observables = {o["name"]: Observable(o["name"], tuple(o["shape"]), get_polys(f"obs/{o['name']}", o["orders"]))
+                   for o in meta["observables"]}
+    constraints = tuple(Constraint(c["name"], c["op"], tuple(c["shape"]), a[f"con/{c['name']}/positions"],
+                                   a[f"con/{c['name']}/penalty"], get_polys(f"con/{c['name']}", c["orders"]),
+                                   c["source"]) for c in meta["constraints"])
+    weights = None
+    if "weights" in meta:
+        wm = meta["weights"]
+
+        def csr(key):
+            shape = tuple(int(x) for x in a[f"w/{key}/shape"])
+            return sp.csr_array((a[f"w/{key}/data"], a[f"w/{key}/indices"], a[f"w/{key}/indptr"]), shape=shape)
+
+        weights = WeightMap({k: (int(s), tuple(sh)) for k, (s, sh) in wm["layout"].items()}, _frozen(a["w/theta"]),
+                            a["w/h_const"], a["w/J_const"], float(wm["offset_const"]), csr("dh"), csr("dJ"),
+                            a["w/doff"])
+    return make_ir(
+        num_spins=n, h=a["h"], J=J, offset=float(meta["offset"]), colors=a["colors"],
+        layout={k: (int(s), tuple(sh), kd) for k, (s, sh, kd) in meta["layout"].items()},
+        periodic=tuple(meta["periodic"]), clamp_index=a["clamp_index"], clamp_value=a["clamp_value"],
+        kbody={int(k): (a[f"kbody/{k}/idx"], a[f"kbody/{k}/coeff"]) for k in meta["kbody"]},
+        observables=observables, constraints=constraints, weights=weights, beta=meta["beta"],
+        chains=tuple(meta["chains"]), sources=tuple(meta["sources"]), h_term=a.get("h_term"),
+        J_term=a.get("J_term"), name=meta.get("name", "<input>"))

@@ -1,0 +1,1 @@
+"""Semantic stages: check → expand (with simplify) → lower → colour."""
