@@ -442,6 +442,12 @@ def _check_scoped(c: Checked, node, scope: dict, allow_vars: bool, in_index: boo
             raise CompileError(f"unknown function '{node.func}'{hint}", node.span)
         if node.func in TABLE_FUNCS:
             raise CompileError(f"{node.func}(...) is only allowed as the default of a 'param' declaration", node.span)
+        for a in node.args:
+            for sub in ast.walk(a):
+                name = sub.id if isinstance(sub, ast.Name) else sub.name if isinstance(sub, ast.Index) else None
+                if name is not None and name not in scope and (name in c.variables or name in c.weights):
+                    raise CompileError(f"{node.func}() of a variable is not a polynomial; functions apply to "
+                                       "constants only", node.span)
         if node.func in ("len", "shape"):
             if not node.args or not isinstance(node.args[0], ast.Name) or node.args[0].id not in c.consts:
                 raise CompileError(f"{node.func}() takes a parameter array", node.span)

@@ -209,9 +209,11 @@ def _call(node, env):
 
 
 def _list(node, env):
-    vals = [evaluate(a, env) for a in node.items]
-    if any(np.ndim(v) for v in vals):
-        raise CompileError("list items must be numbers", node.span)
+    vals = [np.asarray(evaluate(a, env)) for a in node.items]
+    if len({v.shape for v in vals}) > 1:
+        raise CompileError("a nested list must be rectangular (all rows the same length)", node.span)
+    if vals and vals[0].dtype == bool:
+        vals = [v.astype(np.int64) for v in vals]
     return np.array(vals)
 
 

@@ -126,14 +126,16 @@ def _env_for(checked, points: dict, rename) -> Env:
     return Env(checked.consts, index, checked.limits.max_terms)
 
 
-def _where(points: dict, grid_names, bad_pos: int, rename) -> str:
-    names = list(grid_names) + [orig for orig, new in rename if new not in grid_names]
+def _where(points: dict, grid_names, pos: int, rename) -> str:
+    """'i=3, j=0': the index values of point `pos`, for messages."""
     back = {orig: new for orig, new in rename}
+    names = list(grid_names) + [orig for orig, _ in rename if orig not in grid_names]
     parts = []
     for n in names:
         key = back.get(n, n)
         if key in points:
-            parts.append(f"{n}={int(np.broadcast_to(points[key], (bad_pos + 1,))[bad_pos]) if np.ndim(points[key]) else int(points[key])}")
+            value = points[key]
+            parts.append(f"{n}={int(value[pos]) if np.ndim(value) else int(value)}")
     return ", ".join(parts)
 
 

@@ -29,6 +29,9 @@ class LowerOptions:
     kbody_penalty: float | None = None  # penalty of the auxiliary constraints (None: automatic)
 
 
+PAIR_BASE = 1 << 32       # key of a spin pair (a, b): a·PAIR_BASE + b
+
+
 # ---- instance-indexed polynomials ---------------------------------------------
 def join_on_instance(inst_a: np.ndarray, inst_b: np.ndarray, limit: int, span=None):
     """All pairs (a, b) of rows with inst_a[a] == inst_b[b], vectorised."""
@@ -235,12 +238,13 @@ class _Lowering:
         return {p.order: (p.idx, p.coeff) for p in polys}
 
     def reduce_kbody(self, kbody: dict) -> list:
-        """Rewrite each factor c·s_a·s_b·rest with an auxiliary spin t = s_a·s_b:
-        s_a·s_b = 1 + 2t − s_a − s_b when t is right, enforced by a Rosenberg penalty."""
+        """Rewrite each factor c·s_a·s_b·rest with an auxiliary spin t, the AND of the bits of s_a and s_b:
+        s_a·s_b = 1 + 2t − s_a − s_b when t is right, enforced by a Rosenberg penalty of at least P
+        for every wrong t.  The automatic P exceeds everything a wrong t could gain (2·Σ|c| over
+        the rows that contain an auxiliary), so ground states are kept exactly."""
         if not kbody:
             return []
-        total = sum(np.abs(c).sum() for _, c in kbody.values())
-        P = self.opt.kbody_penalty if self.opt.kbody_penalty is not None else 1.0 + 2.0 * float(total)
+        first_aux = self.n
         pending = [Chunk(k, idx, coeff) for k, (idx, coeff) in kbody.items()]
         out = []
         pairs: dict = {}
@@ -250,7 +254,7 @@ class _Lowering:
                 out.append(ch)
                 continue
             a, b, rest = ch.idx[:, 0], ch.idx[:, 1], ch.idx[:, 2:]
-            keys = a * self.n + b
+            keys = a * PAIR_BASE + b
             uniq, inv = np.unique(keys, return_inverse=True)
             new = np.array([k not in pairs for k in uniq.tolist()], dtype=bool)
             if new.any():
@@ -261,10 +265,12 @@ class _Lowering:
             c = ch.coeff
             for idx, coeff in ((rest, c), (np.c_[t, rest], 2 * c), (np.c_[a, rest], -c), (np.c_[b, rest], -c)):
                 pending.extend(reduce_rows(idx, coeff))
+        gain = sum(float(np.abs(ch.coeff[np.any(ch.idx >= first_aux, axis=1)]).sum()) for ch in out)
+        P = self.opt.kbody_penalty if self.opt.kbody_penalty is not None else 1.0 + 2.0 * gain
         # Rosenberg penalty P·(x_a x_b − 2 x_a y − 2 x_b y + 3y) in spins, per auxiliary
         keys = np.array(list(pairs.keys()), dtype=np.int64)
         t = np.array(list(pairs.values()), dtype=np.int64)
-        a, b = keys // self.n, keys % self.n
+        a, b = keys // PAIR_BASE, keys % PAIR_BASE
         m = len(t)
         out.append(Chunk(0, np.zeros((m, 0), np.int64), np.full(m, 0.75 * P)))
         for idx, w in ((a, -0.25), (b, -0.25), (t, 0.5)):

@@ -18,7 +18,7 @@ import sympy
 
 from ..errors import CompileError, LimitError
 from ..grammar import ast
-from .evaluate import Env, as_index, evaluate, unparse
+from .evaluate import Env, _bare, evaluate, unparse
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class _Expander:
             name = node.id if isinstance(node, ast.Name) else node.name
             args = () if isinstance(node, ast.Name) else node.args
             visible = tuple(sorted(rename.items()))
-            key = f"{name}[{', '.join(unparse(a, rename) for a in args)}]"
+            key = f"{name}[{', '.join(_bare(unparse(a, rename)) for a in args)}]"
             ref = Ref(name, args, visible, key, node.span)
             if name in self.c.weights:
                 if key not in self.weight_keys:
@@ -149,6 +149,8 @@ class _Expander:
                     raise CompileError("cannot divide by a variable: the energy must be a polynomial in the "
                                        "variables", node.right.span)
                 den = self.constant(node.right, rename)
+                if den.is_zero:
+                    raise CompileError("division by zero", node.right.span)
                 return {k: v / den for k, v in self.poly(node.left, rename).items()}
             raise CompileError("'%' cannot be applied to variables", node.span)
         if isinstance(node, ast.Neg):

@@ -1,0 +1,3 @@
+param L: int = 3;
+spin s[L];
+bit s[2];

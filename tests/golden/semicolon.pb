@@ -1,0 +1,2 @@
+spin s[4]
+energy -s[0];
