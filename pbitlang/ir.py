@@ -156,14 +156,14 @@ class IR:
         S = np.asarray(states)
         if S.shape[-1] != self.num_spins:
             raise ValueError(f"states have {S.shape[-1]} columns but the model has {self.num_spins} spins")
-        return S.reshape(-1, self.num_spins).astype(np.float64)
+        return S.reshape(math.prod(S.shape[:-1]), self.num_spins).astype(np.float64)
 
     def energy(self, states) -> np.ndarray:
         """E(s) for states (..., n) in ±1 → energies (...,)."""
         states = np.asarray(states)
         lead = states.shape[:-1]
         out = np.empty(math.prod(lead))
-        flat = states.reshape(-1, self.num_spins)
+        flat = states.reshape(math.prod(lead), self.num_spins)
         step = max(1, 2**22 // max(self.num_spins, 1))
         for a in range(0, len(flat), step):
             S = flat[a:a + step].astype(np.float64)

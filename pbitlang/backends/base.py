@@ -1,0 +1,192 @@
+"""The Backend interface and the run options every backend shares.
+
+A backend names the options it accepts (name → help); `validate` refuses
+unknown ones with the accepted list and checks values, so every backend gets
+the same errors for the same mistakes."""
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BackendError, OptionError
+
+COMMON_OPTIONS = {
+    "chains": "independent chains, run side by side (default 1)",
+    "sweeps": "sweeps kept after burn-in; one sweep updates every free variable once (default 1000)",
+    "burn_in": "sweeps discarded before recording (default 0)",
+    "thin": "keep every thin-th sweep (default 1)",
+    "beta": "inverse temperature: a number, or one value per sweep (burn_in + sweeps) to anneal; "
+            "None takes the program's beta, else 1.0",
+    "seed": "seed of the random stream (default 0): same seed, same samples",
+    "initial": "'random' (default), 'up', 'down', or an array (n,) or (chains, n) of ±1",
+    "clamps": "extra evidence: {'s[0, 1]': 1, 'b': array, ...} (values ±1 for spins, 0/1 for bits)",
+    "max_sample_bytes": "refuse runs whose kept samples would need more memory (default 4 GiB)",
+    "progress": "callable(done_sweeps, total_sweeps) called during the run",
+}
+
+
+@dataclass
+class RunSpec:
+    """Validated common options."""
+    chains: int
+    sweeps: int
+    burn_in: int
+    thin: int
+    betas: np.ndarray          # one per sweep (burn_in + sweeps)
+    seed: int
+    initial: object
+    clamp_index: np.ndarray
+    clamp_value: np.ndarray
+    progress: object
+
+    @property
+    def kept(self) -> int:
+        return self.sweeps // self.thin
+
+    @property
+    def total_sweeps(self) -> int:
+        return self.burn_in + self.sweeps
+
+    @property
+    def beta_info(self):
+        b = self.betas
+        return float(b[0]) if len(b) and np.all(b == b[0]) else {"schedule": [float(b[0]), float(b[-1])]}
+
+
+class Backend(ABC):
+    """A sampler of p(s) ∝ exp(−βE(s)) for an IR."""
+    name: str = "?"
+    description: str = ""
+    options: dict = COMMON_OPTIONS
+
+    def supports(self, ir) -> tuple:
+        """(True, "") or (False, why)."""
+        return True, ""
+
+    @abstractmethod
+    def sample(self, ir, **options):
+        """Draw samples; returns a SampleResult."""
+
+    def validate(self, ir, options: dict) -> RunSpec:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise OptionError(f"backend '{self.name}' has no option {', '.join(repr(u) for u in unknown)} "
+                              f"(accepted: {', '.join(sorted(self.options))})")
+        ok, why = self.supports(ir)
+        if not ok:
+            raise BackendError(f"backend '{self.name}' cannot run this program: {why}")
+        return run_spec(ir, options)
+
+
+def _int_option(options, name, default, minimum):
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        try:
+            if float(value) != int(value):
+                raise ValueError
+            value = int(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{name} must be an integer, got {value!r}") from None
+    if value < minimum:
+        raise OptionError(f"{name} must be ≥ {minimum}, got {value}")
+    return int(value)
+
+
+def run_spec(ir, options: dict) -> RunSpec:
+    chains = _int_option(options, "chains", 1, 1)
+    sweeps = _int_option(options, "sweeps", 1000, 1)
+    burn_in = _int_option(options, "burn_in", 0, 0)
+    thin = _int_option(options, "thin", 1, 1)
+    if thin > sweeps:
+        raise OptionError(f"thin ({thin}) must not exceed sweeps ({sweeps}): no sample would be kept")
+    seed = options.get("seed", 0)
+    if seed is None:
+        seed = 0
+    seed = _int_option({"seed": seed}, "seed", 0, 0)
+    beta = options.get("beta")
+    if beta is None:
+        beta = ir.beta if ir.beta is not None else 1.0
+    betas = np.asarray(beta, dtype=np.float64) if not isinstance(beta, str) else None
+    if betas is None or betas.ndim > 1:
+        raise OptionError(f"beta must be a number or a sequence of numbers, got {beta!r}")
+    total = burn_in + sweeps
+    if betas.ndim == 0:
+        betas = np.full(total, float(betas))
+    elif len(betas) != total:
+        raise OptionError(f"a beta schedule needs one value per sweep: burn_in + sweeps = {total}, got {len(betas)}")
+    if not np.all(np.isfinite(betas)) or np.any(betas < 0):
+        raise OptionError("beta must be finite and ≥ 0")
+    kept = sweeps // thin
+    limit = options.get("max_sample_bytes", 4 * 2**30)
+    per_sample = ir.num_spins + 8 + 8 * sum(ob.size for ob in ir.observables.values())
+    need = chains * kept * per_sample
+    if need > limit:
+        raise BackendError(
+            f"this run would keep {chains * kept:,} samples × {per_sample:,} bytes = {need / 2**30:.1f} GiB, over "
+            f"the limit of {limit / 2**30:.1f} GiB: lower --chains or --sweeps, raise --thin "
+            f"(or max_sample_bytes)")
+    idx, val = merge_clamps(ir, options.get("clamps"))
+    initial = options.get("initial", "random")
+    if isinstance(initial, str):
+        if initial not in ("random", "up", "down"):
+            raise OptionError(f"initial must be 'random', 'up', 'down' or an array, got {initial!r}")
+    else:
+        arr = np.asarray(initial)
+        if arr.shape not in ((ir.num_spins,), (chains, ir.num_spins)) or not np.all(np.isin(arr, (-1, 1))):
+            raise OptionError(f"an initial state must be ±1 of shape ({ir.num_spins},) or ({chains}, {ir.num_spins})")
+    progress = options.get("progress")
+    return RunSpec(chains, sweeps, burn_in, thin, betas, seed, initial, idx, val, progress)
+
+
+_REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
+
+
+def merge_clamps(ir, clamps) -> tuple:
+    """The program's clamps plus those of the call (the call's win where both set a spin)."""
+    index = dict(zip(ir.clamp_index.tolist(), ir.clamp_value.tolist()))
+    for key, value in (clamps or {}).items():
+        m = _REF.match(str(key))
+        if not m or m.group(1) not in ir.layout:
+            raise OptionError(f"clamp '{key}' names no variable (variables: {', '.join(ir.layout)})")
+        name, idx_text = m.group(1), m.group(2)
+        start, shape, kind = ir.layout[name]
+        size = math.prod(shape)
+        if idx_text is None:
+            values = np.broadcast_to(np.asarray(value), shape) if shape else np.asarray(value).reshape(())
+            flat = np.arange(size) + start
+            values = values.ravel()
+        else:
+            try:
+                pos = tuple(int(p) for p in idx_text.split(","))
+            except ValueError:
+                raise OptionError(f"clamp '{key}': indices must be integers") from None
+            if len(pos) != len(shape) or any(not 0 <= p < d for p, d in zip(pos, shape)):
+                raise OptionError(f"clamp '{key}' is outside '{name}' (shape {tuple(shape)})")
+            flat = np.array([start + int(np.ravel_multi_index(pos, shape))]) if shape else np.array([start])
+            values = np.asarray(value).reshape(1)
+        allowed = (0, 1) if kind == "bit" else (-1, 1)
+        if not np.all(np.isin(values, allowed)):
+            raise OptionError(f"clamp '{key}': values must be {' or '.join(map(str, allowed))} for a {kind}")
+        spins = 2 * values - 1 if kind == "bit" else values
+        index.update(zip(flat.tolist(), np.asarray(spins).astype(int).tolist()))
+    keys = np.array(sorted(index), dtype=np.int64)
+    return keys, np.array([index[k] for k in keys.tolist()], dtype=np.int8)
+
+
+def initial_state(ir, spec: RunSpec, rng) -> np.ndarray:
+    """(n, chains) float32 ±1 start, clamps applied."""
+    n, C = ir.num_spins, spec.chains
+    if isinstance(spec.initial, str):
+        if spec.initial == "random":
+            X = (2 * rng.integers(0, 2, size=(n, C), dtype=np.int8) - 1).astype(np.float32)
+        else:
+            X = np.full((n, C), 1.0 if spec.initial == "up" else -1.0, dtype=np.float32)
+    else:
+        arr = np.asarray(spec.initial, dtype=np.float32)
+        X = np.ascontiguousarray(np.broadcast_to(arr, (C, n)).T)
+    X[spec.clamp_index] = spec.clamp_value[:, None]
+    return X
