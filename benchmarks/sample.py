@@ -1,0 +1,58 @@
+"""Sampling speed: spin updates per ns of each backend beside the C roofline probe, same run.
+
+Rows: 2D Ising L=64 × 64 chains, L=256 × 16 chains, 3D L=16 × 64 chains.  Each
+backend's rate is (free spins × chains × sweeps) / wall time of the whole
+sample() call (setup, sampling, recording), best of three.  Prints a table and
+writes benchmarks/results/sample.json."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from common import Probe, write_json  # noqa: E402
+
+import pbitlang as pb  # noqa: E402
+
+CASES = [("ising2d", 64, 64, 2), ("ising2d", 256, 16, 2), ("ea3d", 16, 64, 3)]
+RUNS = [("reference", {"thin": 10}, "reference (keep 1/10)"),
+        ("reference", {"thin": 1}, "reference (keep all)")]
+
+
+def rate(prog, backend, sweeps, chains, opts) -> float:
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        res = prog.sample(backend, chains=chains, sweeps=sweeps, seed=0, **opts)
+        wall = time.perf_counter() - t
+        best = max(best, res.info["spin_updates"] / wall / 1e9)
+    return best
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--updates", type=float, default=2e8, help="spin updates per measurement")
+    args = ap.parse_args(argv)
+    probe = Probe()
+    rows = []
+    for name, L, chains, dim in CASES:
+        prog = pb.compile(f"examples/{name}.pb", params={"L": L})
+        n = prog.ir.num_spins
+        sweeps = max(20, int(args.updates / (n * chains)) // 10 * 10)
+        probe_rate = probe.run(L, chains, sweeps, dim)
+        for backend, opts, label in RUNS:
+            r = rate(prog, backend, sweeps, chains, opts)
+            rows.append({"model": f"{name} L={L}", "spins": n, "chains": chains, "sweeps": sweeps, "backend": label,
+                         "updates_per_ns": r, "probe_updates_per_ns": probe_rate, "ratio": r / probe_rate})
+    head = f"{'model':14} {'chains':>6} {'backend':24} {'upd/ns':>8} {'probe':>8} {'ratio':>6}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['model']:14} {r['chains']:>6} {r['backend']:24} {r['updates_per_ns']:8.3f} "
+              f"{r['probe_updates_per_ns']:8.3f} {r['ratio']:6.2f}")
+    print(f"\nwrote {write_json('sample', rows)}")
+
+
+if __name__ == "__main__":
+    main()

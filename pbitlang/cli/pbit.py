@@ -1,0 +1,158 @@
+"""pbit: run programs on a backend and list backends."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from ..backends import backends, get_backend
+from ..compiler import compile as compile_program
+from ..compiler import load
+from ..errors import OptionError
+from .common import EXIT_INTERRUPTED, Parser, defines, run_main
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="pbit", description="Run pbit programs on a sampling backend.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="sample a program (.pb or .pbir)")
+    r.add_argument("program")
+    r.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE")
+    r.add_argument("--backend", default="reference")
+    r.add_argument("--chains", type=int, default=16)
+    r.add_argument("--sweeps", type=int, default=1000)
+    r.add_argument("--burn-in", type=int, default=100)
+    r.add_argument("--thin", type=int, default=1)
+    r.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal over the run")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--initial", default="random", choices=["random", "up", "down"])
+    r.add_argument("--given", action="append", metavar="VAR[i,j]=V", help="extra evidence (repeatable)")
+    r.add_argument("--fabric", help="fabric profile, for the emulator backend")
+    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other backend option")
+    r.add_argument("-o", "--output", help="write samples (npz + JSON)")
+    r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    sub.add_parser("backends", help="list installed backends")
+    return p
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _beta(text, burn_in, sweeps):
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            lo, hi = (float(x) for x in text.split(":", 1))
+            return np.linspace(lo, hi, burn_in + sweeps)
+        return float(text)
+    except ValueError:
+        raise OptionError(f"--beta takes a number or LO:HI, got '{text}'") from None
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def report(done, total):
+        pct = int(100 * done / max(total, 1))
+        if pct != last[0]:
+            last[0] = pct
+            print(f"\rsampling: {pct:3d}% ({done}/{total} sweeps)", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+    return report
+
+
+def _run(args) -> int:
+    if args.program.endswith(".pbir"):
+        if args.defines:
+            raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
+        prog = load(args.program)
+    else:
+        prog = compile_program(args.program, defines(args.defines))
+    options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
+               "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps)}
+    backend = get_backend(args.backend)
+    if "initial" in backend.options:
+        options["initial"] = args.initial
+    if args.given:
+        clamps = {}
+        for item in args.given:
+            if "=" not in item:
+                raise OptionError(f"--given expects VAR[i]=V, got '{item}'")
+            key, value = item.rsplit("=", 1)
+            clamps[key.strip()] = _value(value.strip())
+        options["clamps"] = clamps
+    if args.fabric:
+        options["fabric"] = args.fabric
+    for item in args.option or []:
+        if "=" not in item:
+            raise OptionError(f"--option expects KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        options[key.strip()] = _value(value.strip())
+    progress = _progress()
+    if progress is not None and "progress" in backend.options and not args.json:
+        options["progress"] = progress
+    res = backend.sample(prog.ir, **options)
+    if args.output:
+        res.save(args.output)
+    summary = res.summary()
+    if args.json:
+        print(json.dumps(summary, default=float))
+    else:
+        _print_summary(summary, args.output)
+    if res.info.get("interrupted"):
+        print("pbit: interrupted; kept the samples drawn so far" + (f" in {args.output}" if args.output else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _print_summary(s: dict, output):
+    print(f"backend {s['backend']}: {s['num_spins']} spins, {s['num_colors']} colours, "
+          f"{s['samples']} samples from {s['chains']} chains")
+    if "energy" in s:
+        e = s["energy"]
+        print(f"  energy       {e['mean']:.6g} ± {e['se']:.2g}   (τ_int {e['tau']:.1f}, ESS {e['ess']:.0f})")
+    for name, o in s.get("observables", {}).items():
+        mean, se = np.asarray(o["mean"]), np.asarray(o["se"])
+        if mean.ndim == 0:
+            print(f"  {name:12} {float(mean):.6g} ± {float(se):.2g}")
+        else:
+            print(f"  {name:12} shape {list(mean.shape)}: " + " ".join(f"{m:.4g}" for m in mean.ravel()[:8])
+                  + (" …" if mean.size > 8 else ""))
+    for name, c in s.get("constraints", {}).items():
+        print(f"  constraint {name}: violated in {100 * c['violated_fraction']:.1f}% of samples")
+    if "spin_updates_per_s" in s and s["spin_updates_per_s"]:
+        print(f"  {s['spin_updates_per_s'] / 1e9:.3f} spin updates per ns")
+    if "energy_per_sample_J" in s:
+        print(f"  {s['energy_per_sample_J']:.3g} J and {s['latency_per_sample_s']:.3g} s per sample (emulated)")
+    if output:
+        print(f"  samples written to {output}")
+
+
+def _main(argv) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "backends":
+        for name, description in backends().items():
+            print(f"{name:12} {description}")
+        return 0
+    return _run(args)
+
+
+def main(argv=None) -> int:
+    return run_main(_main, sys.argv[1:] if argv is None else argv, "pbit")
+
+
+def entry():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
