@@ -291,8 +291,8 @@ class IR:
                     out.append(f"dJ {i} {j} w{k} {g(v)}")
             for k in np.flatnonzero(w.doff):
                 out.append(f"doff w{k} {g(w.doff[k])}")
-        for ch in self.chains:
-            out.append("chain " + json.dumps(ch, sort_keys=True))
+        for ch in self.chains:      # provenance ("source") is not part of the canonical form
+            out.append("chain " + json.dumps({k: v for k, v in ch.items() if k != "source"}, sort_keys=True))
         return "\n".join(out) + "\n"
 
     def to_json(self) -> dict:
