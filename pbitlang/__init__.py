@@ -1,11 +1,20 @@
 """pbitlang: a probabilistic programming language for probabilistic computers."""
+from .backends import backends, get_backend
 from .compiler import Program, compile, load  # noqa: A004
 from .errors import (BackendError, CompileError, DataError, IRFileError, LimitError, OptionError, ParseError,
                      PbitError)
 from .ir import IR
+from .results import SampleResult
 from .semantics.check import Limits
+
+
+def fabrics() -> dict:
+    """name → description of the p-bit emulator's built-in fabric profiles."""
+    from .backends.emulator.fabric import builtin_fabrics
+    return builtin_fabrics()
+
 
 __version__ = "0.1.0"
 
-__all__ = ["compile", "load", "Program", "IR", "Limits", "PbitError", "ParseError", "CompileError",
+__all__ = ["compile", "load", "Program", "IR", "Limits", "SampleResult", "backends", "get_backend", "fabrics", "PbitError", "ParseError", "CompileError",
            "LimitError", "DataError", "IRFileError", "BackendError", "OptionError", "__version__"]

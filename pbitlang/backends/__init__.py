@@ -11,6 +11,7 @@ from .base import Backend
 BUILTIN = {
     "reference": ("pbitlang.backends.reference", "ReferenceBackend"),
     "exact": ("pbitlang.backends.exact", "ExactBackend"),
+    "emulator": ("pbitlang.backends.emulator", "EmulatorBackend"),
 }
 
 

@@ -1,0 +1,197 @@
+"""The p-bit hardware emulator backend.
+
+It runs a program the way a probabilistic computer would: weights and biases
+in the fabric's fixed point, integer accumulation with saturation, the
+activation from a lookup table, the fabric's random numbers (perfect,
+per-p-bit xorshift or Galois LFSRs, or an all-transistor analog source with
+bias and finite decorrelation time), device-to-device gain and offset
+mismatch, and synchronous colour-by-colour or asynchronous clocking.  It
+reports what a sample costs: energy by component, latency and throughput."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ...errors import BackendError
+from ...results import SampleResult
+from ..base import COMMON_OPTIONS, Backend, initial_state
+from . import kernels
+from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
+from .ledger import ledger
+from .quantize import activation_table, input_window, lut_shift, quantize
+
+CHUNK_UPDATES = 5e7          # spin updates per kernel call: Ctrl-C and progress are checked between calls
+
+
+def fabrics() -> dict:
+    """name → description of the built-in fabric profiles."""
+    return builtin_fabrics()
+
+
+def _seeds(seed: int, k: int) -> np.ndarray:
+    """k independent 64-bit words from one seed (numpy's SeedSequence)."""
+    return np.random.SeedSequence(seed).generate_state(k, dtype=np.uint64)
+
+
+class EmulatorBackend(Backend):
+    name = "emulator"
+    description = "p-bit fabric emulator: fixed point, lookup-table activation, hardware RNGs, clocking, energy ledger"
+    options = {**COMMON_OPTIONS,
+               "fabric": f"fabric profile: a name ({', '.join(builtin_fabrics())}), a path to a .json profile, "
+                         "or a dict (default 'ideal')",
+               "fabric_overrides": "change profile settings, e.g. {'arithmetic': {'weight_bits': 4}}"}
+
+    def sample(self, ir, **options):
+        fabric = load_fabric(options.pop("fabric", "ideal") or "ideal")
+        overrides = options.pop("fabric_overrides", None)
+        if overrides:
+            fabric = fabric.with_overrides(overrides)
+        spec = self.validate(ir, options)
+        t0 = time.perf_counter()
+        placement = check_and_place(ir, fabric)
+        n, C = ir.num_spins, spec.chains
+        seeds = _seeds(spec.seed, 4)
+        init_rng = np.random.default_rng(int(seeds[0]))
+        S = np.ascontiguousarray(initial_state(ir, spec, init_rng).astype(np.int8))
+        free = np.ones(n, dtype=bool)
+        free[spec.clamp_index] = False
+        colors = ir.colors
+        order = np.lexsort((np.arange(n), colors))
+        order = order[free[order]].astype(np.int64)
+        block_ptr = np.r_[0, np.cumsum(np.bincount(colors[order], minlength=ir.num_colors))].astype(np.int64)
+        clock = fabric.clock
+        if clock["mode"] == "async":
+            q = float(clock.get("update_probability", 0.1))
+            ticks = max(1, int(round(1.0 / q)))
+            cycles = ticks
+        else:
+            q, ticks, cycles = 1.0, 0, max(ir.num_colors, 1)
+        sched = np.random.SeedSequence(int(seeds[1])).generate_state(2 * C, dtype=np.uint64)
+        s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
+        snapshot = np.empty_like(S)
+        record = np.empty((C, spec.kept, n), dtype=np.int8)
+        info = {"fabric": fabric.name, "placement": placement, "clock_mode": clock["mode"]}
+        J = ir.J
+        if fabric.exact:
+            Jf, hf = J.data.astype(np.float32), ir.h.astype(np.float32)
+            kb = kbody_table(ir)
+            run = lambda a, b, kept: kernels.drive_exact(  # noqa: E731
+                order, block_ptr, ticks, q, J.indptr.astype(np.int64), J.indices.astype(np.int64), Jf, hf,
+                spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b, spec.burn_in, spec.thin, record, kept, *kb)
+        else:
+            run, extra = self._fixed_runner(ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot,
+                                            record, seeds, cycles)
+            info.update(extra)
+        t1 = time.perf_counter()
+        kept, done, interrupted = 0, 0, False
+        step = max(1, int(CHUNK_UPDATES // max(n * C, 1)))
+        try:
+            while done < spec.total_sweeps:
+                stop = min(spec.total_sweeps, done + step)
+                kept = run(done, stop, kept)
+                done = stop
+                if spec.progress is not None:
+                    spec.progress(done, spec.total_sweeps)
+        except KeyboardInterrupt:
+            interrupted = True
+        t2 = time.perf_counter()
+        samples = record[:, :kept].reshape(C * kept, n)
+        n_free = int(free.sum())
+        edges = int(np.diff(J.indptr)[free].sum())
+        info.update(ledger(fabric, n_free, edges, cycles, done, kept, C))
+        updates = n_free * C * done
+        info.update({"backend": self.name, "chains": C, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
+                     "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": ir.num_colors,
+                     "spin_updates": int(updates),
+                     "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
+                     "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}})
+        if interrupted:
+            info["interrupted"] = True
+        return SampleResult(ir, samples, C, info)
+
+    def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles):
+        ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
+        J = ir.J
+        qz = quantize(ir, ar)
+        window = input_window(qz, J)
+        shift = lut_shift(window, ar["lut_size"])
+        lut_bits = ar["lut_bits"]
+        uniq, table_of_sweep = np.unique(spec.betas, return_inverse=True)
+        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], lut_bits, shift, window) for b in uniq])
+        n, C = ir.num_spins, spec.chains
+        vrng = np.random.default_rng(int(var.get("seed", 0)))
+        gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
+        use_var = gsig > 0 or osig > 0
+        gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.ones(n, np.float32)
+        offset = (osig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.zeros(n, np.float32)
+        kind = {"perfect": 0, "xorshift32": 1, "galois": 2, "analog": 3}[rng["kind"]]
+        width = int(rng.get("width", 32))
+        taps = np.uint64(GALOIS_TAPS.get(width, 0))
+        brng = np.random.default_rng(int(rng.get("seed", 0)) + 7919)
+        bias = float(rng.get("bias", 0.0)) + float(rng.get("bias_sigma", 0.0)) * brng.standard_normal(n)
+        bias_q = np.rint(bias * (1 << lut_bits)).astype(np.int64) if kind == 3 else np.zeros(n, np.int64)
+        pstate = np.zeros((1, 1), np.uint64)
+        if kind in (1, 2):
+            words = np.random.SeedSequence(int(seeds[2])).generate_state(n * C, dtype=np.uint64)
+            mask = np.uint64((1 << min(width, 32)) - 1) if kind == 2 else np.uint64(0xFFFFFFFF)
+            pstate = (words & mask).reshape(n, C)
+            pstate[pstate == 0] = np.uint64(1)            # an LFSR must not start at zero
+        hold = np.zeros((1, 1), np.uint64)
+        hold_threshold = np.uint64(0)
+        extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
+                                  "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
+                                  "input_window": window, "lut_shift": shift}}
+        if kind == 3:
+            dt = cycles / fabric.clock["frequency_hz"]       # time between two updates of one p-bit
+            tau = float(rng.get("decorrelation_time_s", 0.0))
+            rho = math.exp(-dt / tau) if tau > 0 else 0.0
+            hold = np.zeros((n, C), np.uint64)
+            init = np.random.default_rng(int(seeds[3])).integers(0, 1 << lut_bits, size=(n, C), dtype=np.uint64)
+            hold[:] = init
+            hold_threshold = np.uint64(min(int(rho * 2**32), 2**32 - 1))
+            extra["rng_correlation"] = rho
+        indptr, indices = J.indptr.astype(np.int64), J.indices.astype(np.int64)
+
+        def run(a, b, kept):
+            return kernels.drive_fixed(order, block_ptr, ticks, q, indptr, indices, qz.Jq, qz.hq, tables,
+                                       table_of_sweep.astype(np.int64), np.int32(window), np.int32(shift),
+                                       np.int32(qz.acc_max), lut_bits, use_var, gain, offset, bias_q, kind, s0, s1,
+                                       pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,
+                                       spec.thin, record, kept)
+        return run, extra
+
+
+def kbody_table(ir):
+    """Per spin, its k-body factors: (ptr (n+1,), coefficient, other members padded with −1)."""
+    n = ir.num_spins
+    width = max([k - 1 for k in ir.kbody] + [1])
+    targets, coeffs, others = [], [], []
+    for k, (idx, coeff) in ir.kbody.items():
+        for p in range(k):
+            targets.append(idx[:, p])
+            coeffs.append(coeff)
+            rest = np.delete(idx, p, axis=1)
+            others.append(np.pad(rest, ((0, 0), (0, width - rest.shape[1])), constant_values=-1))
+    if not targets:
+        return np.zeros(n + 1, np.int64), np.zeros(0, np.float32), np.full((0, width), -1, np.int64)
+    t = np.concatenate(targets)
+    order = np.argsort(t, kind="stable")
+    ptr = np.r_[0, np.cumsum(np.bincount(t, minlength=n))].astype(np.int64)
+    return ptr, np.concatenate(coeffs)[order].astype(np.float32), np.concatenate(others)[order].astype(np.int64)
+
+
+def quantized_ir(ir, fabric):
+    """The IR the fixed-point fabric realises (couplings and fields rounded to its LSB), for exact comparisons."""
+    from dataclasses import replace
+
+    from ...ir import _freeze_csr
+    fabric = load_fabric(fabric)
+    if fabric.exact:
+        return ir
+    qz = quantize(ir, fabric.arithmetic)
+    return replace(ir, J=_freeze_csr(qz.model_J(ir.J)), h=(qz.hq * qz.lsb).astype(np.float64))
+
+
+__all__ = ["EmulatorBackend", "fabrics", "quantized_ir", "load_fabric"]

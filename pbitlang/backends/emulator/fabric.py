@@ -1,0 +1,224 @@
+"""Fabric profiles (JSON data files) and the placement of a program onto a fabric.
+
+A profile says what the hardware can hold (capacity, degree, connectivity),
+how it computes (exact or fixed point: bits, scaling, accumulator, activation
+lookup table), its random numbers, its clock and what each operation costs in
+energy.  `pb.fabrics()` lists the built-in ones; a path to a .json file works
+wherever a fabric name does."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import BackendError
+
+REQUIRED = ("name", "arithmetic", "rng", "clock", "energy")
+ENERGY_KEYS = ("rng_J_per_update", "bias_J_per_update", "neighbour_J_per_edge", "clock_J_per_cell_update",
+               "readout_J_per_bit")
+
+
+@dataclass
+class Fabric:
+    name: str
+    description: str
+    capacity: int | None
+    max_degree: int | None
+    colors: int | None
+    topology: dict | None
+    arithmetic: dict
+    rng: dict
+    variability: dict
+    clock: dict
+    energy: dict
+    sources: dict = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        return self.arithmetic.get("kind") == "exact"
+
+    @property
+    def cells(self) -> int | None:
+        """Cells the fabric clocks (every cell of a fixed topology; the program's p-bits otherwise)."""
+        if self.topology:
+            return int(self.topology["L"]) ** 2
+        return None
+
+    def with_overrides(self, overrides: dict) -> "Fabric":
+        """A copy with some settings changed, e.g. {"arithmetic": {"weight_bits": 4}}."""
+        data = json.loads(json.dumps(self.__dict__))
+        for key, value in (overrides or {}).items():
+            if key not in data:
+                raise BackendError(f"fabric setting '{key}' does not exist (settings: {', '.join(data)})")
+            if isinstance(value, dict) and isinstance(data[key], dict):
+                data[key].update(value)
+            else:
+                data[key] = value
+        return fabric_from_dict(data, f"{self.name} (modified)")
+
+
+def builtin_fabrics() -> dict:
+    """name → description of the profiles shipped with pbitlang."""
+    out = {}
+    for entry in sorted(resources.files("pbitlang.backends").joinpath("fabrics").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            data = json.loads(entry.read_text())
+            out[data["name"]] = data.get("description", "")
+    return out
+
+
+def load_fabric(spec) -> Fabric:
+    """A Fabric from a built-in name, a path to a JSON profile, a dict, or a Fabric."""
+    if isinstance(spec, Fabric):
+        return spec
+    if isinstance(spec, dict):
+        return fabric_from_dict(spec, "<dict>")
+    spec = str(spec)
+    if spec in builtin_fabrics():
+        text = resources.files("pbitlang.backends").joinpath("fabrics", f"{spec}.json").read_text()
+        return fabric_from_dict(json.loads(text), spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise BackendError(f"unknown fabric '{spec}' (built-in: {', '.join(builtin_fabrics())}; or a path to a .json profile)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise BackendError(f"fabric profile {path}: not readable JSON ({err})") from None
+    return fabric_from_dict(data, str(path))
+
+
+def fabric_from_dict(data: dict, where: str) -> Fabric:
+    if not isinstance(data, dict):
+        raise BackendError(f"fabric profile {where}: must be a JSON object")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise BackendError(f"fabric profile {where}: missing {', '.join(missing)}")
+    energy = data["energy"]
+    bad = [k for k in ENERGY_KEYS if not isinstance(energy.get(k), (int, float)) or energy.get(k) < 0]
+    if bad:
+        raise BackendError(f"fabric profile {where}: energy needs non-negative numbers for {', '.join(bad)}")
+    ar = data["arithmetic"]
+    if ar.get("kind") not in ("exact", "fixed"):
+        raise BackendError(f"fabric profile {where}: arithmetic.kind is 'exact' or 'fixed'")
+    if ar["kind"] == "fixed":
+        for key, lo, hi in (("weight_bits", 2, 24), ("bias_bits", 2, 30), ("acc_bits", 4, 31), ("lut_bits", 1, 30)):
+            v = ar.get(key)
+            if not isinstance(v, int) or not lo <= v <= hi:
+                raise BackendError(f"fabric profile {where}: arithmetic.{key} must be an integer in {lo}..{hi}")
+        if not isinstance(ar.get("lut_size"), int) or ar["lut_size"] < 2 or ar["lut_size"] & (ar["lut_size"] - 1):
+            raise BackendError(f"fabric profile {where}: arithmetic.lut_size must be a power of two ≥ 2")
+        scale = ar.get("scale", "auto")
+        if scale != "auto" and not (isinstance(scale, (int, float)) and scale > 0):
+            raise BackendError(f"fabric profile {where}: arithmetic.scale is 'auto' or a positive LSB value")
+        q = ar.get("clip_quantile", 1.0)
+        if not (isinstance(q, (int, float)) and 0.5 <= q <= 1.0):
+            raise BackendError(f"fabric profile {where}: arithmetic.clip_quantile must be in [0.5, 1]")
+        if ar.get("on_overflow", "clip") not in ("clip", "error"):
+            raise BackendError(f"fabric profile {where}: arithmetic.on_overflow is 'clip' or 'error'")
+    rng = data["rng"]
+    if rng.get("kind") not in ("perfect", "xorshift32", "galois", "analog"):
+        raise BackendError(f"fabric profile {where}: rng.kind is perfect, xorshift32, galois or analog")
+    if rng["kind"] == "galois" and rng.get("width", 32) not in GALOIS_TAPS:
+        raise BackendError(f"fabric profile {where}: rng.width must be one of {sorted(GALOIS_TAPS)}")
+    clock = data["clock"]
+    if clock.get("mode") not in ("sync", "async") or not clock.get("frequency_hz", 0) > 0:
+        raise BackendError(f"fabric profile {where}: clock needs mode sync|async and frequency_hz > 0")
+    if clock["mode"] == "async" and not 0 < clock.get("update_probability", 0.1) <= 1:
+        raise BackendError(f"fabric profile {where}: clock.update_probability must be in (0, 1]")
+    return Fabric(name=str(data["name"]), description=str(data.get("description", "")),
+                  capacity=data.get("capacity"), max_degree=data.get("max_degree"), colors=data.get("colors"),
+                  topology=data.get("topology"), arithmetic=dict(ar), rng=dict(rng),
+                  variability=dict(data.get("variability", {})), clock=dict(clock), energy=dict(energy),
+                  sources=dict(data.get("sources", {})))
+
+
+# Galois LFSR taps (maximal length) by width: x^w + ... polynomials as masks of the shifted-out feedback.
+GALOIS_TAPS = {8: 0xB8, 12: 0xE08, 16: 0xB400, 20: 0x90000, 24: 0xE10000, 31: 0x48000000, 32: 0xA3000000}
+
+
+# ---- capacity, degree, placement ------------------------------------------------------
+def check_and_place(ir, fabric: Fabric) -> dict:
+    """Refuse what the fabric cannot hold (naming the variable or term) and place the rest.
+
+    Without a topology any graph within capacity and degree fits ("direct").
+    On a torus the program's spins are laid out row-major, each 2-D variable of
+    width L at the start of a row so that its lattice lines up with the
+    fabric's; every coupling must then be one of the fabric's jumps."""
+    n = ir.num_spins
+    if fabric.capacity is not None and n > fabric.capacity:
+        over = _variable_at(ir, fabric.capacity)
+        raise BackendError(f"the program has {n} p-bits but the '{fabric.name}' fabric holds {fabric.capacity}; "
+                           f"'{over}' does not fit")
+    degree = np.diff(ir.J.indptr)
+    for idx, _ in ir.kbody.values():
+        if len(idx) and not fabric.exact:
+            raise BackendError(f"the '{fabric.name}' fabric has pairwise couplings only; compile with "
+                               f"reduce_kbody=True (pbitc --reduce-kbody) to run k-body factors on it")
+    if fabric.max_degree is not None and n and degree.max() > fabric.max_degree:
+        i = int(np.argmax(degree))
+        j = int(ir.J.indices[ir.J.indptr[i]])
+        raise BackendError(f"'{ir.spin_name(i)}' has {int(degree[i])} couplings but the '{fabric.name}' fabric "
+                           f"allows {fabric.max_degree} per p-bit (coupling from {ir.term_source(i, j)})")
+    if fabric.colors is not None and ir.num_colors > fabric.colors:
+        raise BackendError(f"the program needs {ir.num_colors} colours but the '{fabric.name}' fabric clocks "
+                           f"{fabric.colors} phases")
+    topo = fabric.topology
+    if not topo:
+        return {"kind": "direct", "cells_used": n}
+    L = int(topo["L"])
+    jumps = set()
+    for dx, dy in topo["jumps"]:
+        v = (dx, dy)
+        for _ in range(int(topo.get("rotations", 4))):
+            jumps.add((v[0] % L, v[1] % L))
+            jumps.add(((-v[0]) % L, (-v[1]) % L))
+            v = (-v[1], v[0])
+    cell = _row_major_cells(ir, L)
+    if cell is None:
+        raise BackendError(f"the program's variables do not fit the {L}×{L} '{fabric.name}' fabric row by row")
+    coo = ir.J.tocoo()
+    rows, cols = coo.row, coo.col
+    d = ((cell[cols, 0] - cell[rows, 0]) % L, (cell[cols, 1] - cell[rows, 1]) % L)
+    ok = np.array([(int(a), int(b)) in jumps for a, b in zip(*d)], dtype=bool) if len(rows) else np.zeros(0, bool)
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        i, j = int(rows[k]), int(cols[k])
+        raise BackendError(f"coupling {ir.spin_name(i)} – {ir.spin_name(j)} ({ir.term_source(i, j)}) is not a "
+                           f"connection of the '{fabric.name}' fabric: row-major placement puts them at cells "
+                           f"{tuple(int(x) for x in cell[i])} and {tuple(int(x) for x in cell[j])}, a jump of {(int(d[0][k]), int(d[1][k]))}")
+    return {"kind": "row-major torus", "L": L, "cells_used": n, "origin": {name: [int(cell[s][0]), int(cell[s][1])]
+            for name, (s, shape, _) in ir.layout.items() if math.prod(shape)}}
+
+
+def _row_major_cells(ir, L: int):
+    """(row, col) of each spin: variables in order, 2-D ones of width ≤ L starting a new row."""
+    cells = np.zeros((ir.num_spins, 2), dtype=np.int64)
+    pos = 0                                        # next free cell, row-major
+    for name, (start, shape, kind) in sorted(ir.layout.items(), key=lambda kv: kv[1][0]):
+        size = math.prod(shape)
+        if not size:
+            continue
+        if len(shape) == 2 and shape[1] <= L:
+            if pos % L:
+                pos += L - pos % L
+            r0 = pos // L
+            i, j = np.unravel_index(np.arange(size), shape)
+            cells[start:start + size, 0] = r0 + i
+            cells[start:start + size, 1] = j
+            pos = (r0 + shape[0]) * L
+        else:
+            k = pos + np.arange(size)
+            cells[start:start + size, 0] = k // L
+            cells[start:start + size, 1] = k % L
+            pos += size
+    if pos > L * L:
+        return None
+    return cells
+
+
+def _variable_at(ir, index: int) -> str:
+    return ir.spin_name(min(index, ir.num_spins - 1))
