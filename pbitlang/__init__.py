@@ -8,6 +8,12 @@ from .results import SampleResult
 from .semantics.check import Limits
 
 
+def train(program, data, chain=None, epochs=10, seed=0, **options):
+    """Train a denoising chain (see pbitlang.dtm.train)."""
+    from .dtm.train import train as _train
+    return _train(program, data, chain=chain, epochs=epochs, seed=seed, **options)
+
+
 def fabrics() -> dict:
     """name → description of the p-bit emulator's built-in fabric profiles."""
     from .backends.emulator.fabric import builtin_fabrics
@@ -16,5 +22,5 @@ def fabrics() -> dict:
 
 __version__ = "0.1.0"
 
-__all__ = ["compile", "load", "Program", "IR", "Limits", "SampleResult", "backends", "get_backend", "fabrics", "PbitError", "ParseError", "CompileError",
+__all__ = ["compile", "load", "Program", "IR", "Limits", "SampleResult", "backends", "get_backend", "fabrics", "train", "PbitError", "ParseError", "CompileError",
            "LimitError", "DataError", "IRFileError", "BackendError", "OptionError", "__version__"]

@@ -85,8 +85,10 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
 
 
 def load(path) -> Program:
-    """Load a .pbir file saved by Program.save."""
-    return Program(load_ir(path))
+    """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
+    from .dtm.train import TrainedModel
+    trained = TrainedModel.load(path)
+    return trained if trained is not None else Program(load_ir(path))
 
 
 def parse_define(text: str):

@@ -64,7 +64,8 @@ def test_annealing_schedule_reaches_the_ground_state():
     prog = pb.compile(random_model_source(9, n=10, kbody=False, clamps=False, bits=False))
     betas = np.linspace(0.1, 6.0, 400)
     res = prog.sample("reference", chains=8, sweeps=400, beta=betas, seed=0)
-    ex = pb.backends.exact.ExactBackend()
+    from pbitlang.backends.exact import ExactBackend
+    ex = ExactBackend()
     ground = min(E.min() for _, E, _ in ex.chunks(prog.ir, 1.0))
     assert res.energies.reshape(8, -1)[:, -1].min() == pytest.approx(ground)
     with pytest.raises(pb.OptionError, match="one value per sweep"):

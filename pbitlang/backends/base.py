@@ -24,6 +24,7 @@ COMMON_OPTIONS = {
     "seed": "seed of the random stream (default 0): same seed, same samples",
     "initial": "'random' (default), 'up', 'down', or an array (n,) or (chains, n) of ±1",
     "clamps": "extra evidence: {'s[0, 1]': 1, 'b': array, ...} (values ±1 for spins, 0/1 for bits)",
+    "clamp_spins": "per-chain evidence: (spin indices (k,), values (chains, k) of ±1); used by denoising chains",
     "max_sample_bytes": "refuse runs whose kept samples would need more memory (default 4 GiB)",
     "progress": "callable(done_sweeps, total_sweeps) called during the run",
 }
@@ -40,7 +41,7 @@ class RunSpec:
     seed: int
     initial: object
     clamp_index: np.ndarray
-    clamp_value: np.ndarray
+    clamp_value: np.ndarray    # (chains, k): per-chain values
     progress: object
 
     @property
@@ -130,6 +131,9 @@ def run_spec(ir, options: dict) -> RunSpec:
             f"the limit of {limit / 2**30:.1f} GiB: lower --chains or --sweeps, raise --thin "
             f"(or max_sample_bytes)")
     idx, val = merge_clamps(ir, options.get("clamps"))
+    val = np.broadcast_to(val, (chains, len(idx))).copy()
+    if options.get("clamp_spins") is not None:
+        idx, val = _per_chain_clamps(ir, idx, val, options["clamp_spins"], chains)
     initial = options.get("initial", "random")
     if isinstance(initial, str):
         if initial not in ("random", "up", "down"):
@@ -140,6 +144,22 @@ def run_spec(ir, options: dict) -> RunSpec:
             raise OptionError(f"an initial state must be ±1 of shape ({ir.num_spins},) or ({chains}, {ir.num_spins})")
     progress = options.get("progress")
     return RunSpec(chains, sweeps, burn_in, thin, betas, seed, initial, idx, val, progress)
+
+
+def _per_chain_clamps(ir, idx, val, clamp_spins, chains):
+    try:
+        extra_idx, extra_val = clamp_spins
+        extra_idx = np.asarray(extra_idx, dtype=np.int64).ravel()
+        extra_val = np.broadcast_to(np.asarray(extra_val), (chains, len(extra_idx)))
+    except (TypeError, ValueError):
+        raise OptionError("clamp_spins takes (indices (k,), values (chains, k))") from None
+    if np.any((extra_idx < 0) | (extra_idx >= ir.num_spins)) or not np.all(np.isin(extra_val, (-1, 1))):
+        raise OptionError("clamp_spins: indices must be spins of the model and values ±1")
+    keep = ~np.isin(idx, extra_idx)
+    all_idx = np.concatenate([idx[keep], extra_idx])
+    all_val = np.concatenate([val[:, keep], extra_val.astype(np.int8)], axis=1)
+    order = np.argsort(all_idx, kind="stable")
+    return all_idx[order], all_val[:, order]
 
 
 _REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
@@ -188,5 +208,5 @@ def initial_state(ir, spec: RunSpec, rng) -> np.ndarray:
     else:
         arr = np.asarray(spec.initial, dtype=np.float32)
         X = np.ascontiguousarray(np.broadcast_to(arr, (C, n)).T)
-    X[spec.clamp_index] = spec.clamp_value[:, None]
+    X[spec.clamp_index] = spec.clamp_value.T
     return X

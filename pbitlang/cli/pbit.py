@@ -33,6 +33,33 @@ def build_parser() -> Parser:
     r.add_argument("-o", "--output", help="write samples (npz + JSON)")
     r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     sub.add_parser("backends", help="list installed backends")
+    t = sub.add_parser("train", help="train a denoising chain on data")
+    t.add_argument("program")
+    t.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE")
+    t.add_argument("--data", required=True, help=".npy or .npz array (num, size of the chain's variables); "
+                                                 "'digits' for scikit-learn's 8×8 digits (binarised)")
+    t.add_argument("--chain")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=0.02)
+    t.add_argument("--warmup-sweeps", type=int, default=20)
+    t.add_argument("--samples", type=int, default=4, help="samples per gradient estimate")
+    t.add_argument("--spacing", type=int, default=2, help="sweeps between those samples")
+    t.add_argument("--no-acp", action="store_true", help="turn the adaptive correlation penalty off")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("-o", "--output", default="trained.pbir")
+    t.add_argument("--checkpoint", help="directory for checkpoints and metrics.jsonl")
+    t.add_argument("--resume", help="checkpoint directory or file to continue from")
+    g = sub.add_parser("generate", help="generate samples from a trained chain")
+    g.add_argument("model")
+    g.add_argument("--chain")
+    g.add_argument("--num", type=int, default=64)
+    g.add_argument("--backend", default="reference")
+    g.add_argument("--fabric")
+    g.add_argument("--sweeps", type=int, help="Gibbs sweeps per denoising step (default: the chain's)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("-o", "--output")
+    g.add_argument("--json", action="store_true")
     return p
 
 
@@ -137,12 +164,81 @@ def _print_summary(s: dict, output):
         print(f"  samples written to {output}")
 
 
+def _load_data(text: str):
+    from ..errors import DataError
+    if text == "digits":
+        from ..dtm.data import binarized_digits
+        return binarized_digits()[0]
+    try:
+        with open(text, "rb"):
+            pass
+        data = np.load(text, allow_pickle=False)
+        if hasattr(data, "files"):
+            if len(data.files) != 1:
+                raise DataError(f"{text}: an .npz with training data must hold one array (has {', '.join(data.files)})")
+            data = data[data.files[0]]
+        return data
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot load training data '{text}': {err}") from None
+
+
+def _train(args) -> int:
+    from ..dtm.train import train
+    prog = compile_program(args.program, defines(args.defines))
+    data = _load_data(args.data)
+    progress = None
+    if sys.stderr.isatty():
+        def progress(done, total):
+            print(f"\rtraining: epoch {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    model = train(prog, data, chain=args.chain, epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint,
+                  resume=args.resume, progress=progress, batch_size=args.batch_size, lr=args.lr,
+                  warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
+                  acp=not args.no_acp)
+    model.save(args.output)
+    last = model.info["final"]
+    print(f"trained chain '{model.chain}' ({len(model.thetas)} steps × {model.thetas.shape[1]} weights) in "
+          f"{model.info['seconds']:.1f} s; written to {args.output}", file=sys.stderr)
+    for row in last:
+        print(f"  step {row['step']}: loss proxy {row['loss_proxy']:.4g}, λ {row['lambda']:.3g}, "
+              f"autocorrelation {row['autocorr']:.3f}", file=sys.stderr)
+    if model.info.get("interrupted"):
+        print("pbit: interrupted; kept the last completed weights", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _generate(args) -> int:
+    from ..dtm.train import TrainedModel
+    model = load(args.model)
+    if not isinstance(model, TrainedModel):
+        raise OptionError(f"{args.model} holds no trained chain (train one with 'pbit train')")
+    opts = {}
+    if args.fabric:
+        opts["fabric"] = args.fabric
+    if args.sweeps is not None:
+        opts["sweeps"] = args.sweeps
+    res = model.generate(chain=args.chain, num=args.num, backend=args.backend, seed=args.seed, **opts)
+    if args.output:
+        res.save(args.output)
+    summary = res.summary()
+    summary["steps"] = res.info["steps"]
+    if args.json:
+        print(json.dumps(summary, default=float))
+    else:
+        _print_summary(summary, args.output)
+    return 0
+
+
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "backends":
         for name, description in backends().items():
             print(f"{name:12} {description}")
         return 0
+    if args.command == "train":
+        return _train(args)
+    if args.command == "generate":
+        return _generate(args)
     return _run(args)
 
 

@@ -1,0 +1,155 @@
+"""A denoising chain over a compiled program: its step models and reverse sampling.
+
+Step t's conditional model is the program's energy with step t's weights θ_t,
+plus a copy of the data variables holding x_t, coupled to the data variables
+by −Γ_t Σ_i x_{t−1,i} x_{t,i}.  The copy is clamped chain by chain
+(`clamp_spins`), so any backend samples p_θt(x_{t−1}, z | x_t) as it is."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..backends import get_backend
+from ..errors import CompileError, PbitError
+from ..ir import _freeze_csr, _frozen
+from ..results import SampleResult
+from .noise import lattice_graph, make_noise
+
+
+@dataclass
+class ChainSpec:
+    name: str
+    over: list
+    steps: int
+    sweeps: int
+    noise: object
+    data_index: np.ndarray          # spins of the data variables, in order
+    data_kinds: list                # (name, size, kind) per data variable
+
+
+def chain_spec(ir, name: str | None = None) -> ChainSpec:
+    """The chain `name` of a compiled program (its only chain when name is None)."""
+    if not ir.chains:
+        raise PbitError("the program declares no chain (chain NAME over x { steps T; noise …; sweeps K; })")
+    chains = {c["name"]: c for c in ir.chains}
+    if name is None:
+        if len(chains) > 1:
+            raise PbitError(f"the program has several chains ({', '.join(chains)}): choose one")
+        name = next(iter(chains))
+    if name not in chains:
+        raise PbitError(f"no chain '{name}' (chains: {', '.join(chains)})")
+    c = chains[name]
+    items = c["items"]
+    known = {"steps", "noise", "sweeps"}
+    unknown = sorted(set(items) - known)
+    if unknown:
+        raise CompileError(f"chain '{name}': unknown item(s) {', '.join(unknown)} (items: steps, noise, sweeps)")
+    steps = items.get("steps", 8)
+    sweeps = items.get("sweeps", 50)
+    for key, value in (("steps", steps), ("sweeps", sweeps)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise CompileError(f"chain '{name}': {key} must be an integer ≥ 1, got {value!r}")
+    index, kinds = [], []
+    for var in c["over"]:
+        start, shape, kind = ir.layout[var]
+        size = math.prod(shape)
+        index.append(np.arange(start, start + size))
+        kinds.append((var, size, kind, tuple(shape)))
+    data_index = np.concatenate(index).astype(np.int64)
+    graphs = {"lattice": _lattice_of(kinds), "program": sp.csr_array(ir.J)[data_index][:, data_index]}
+    noise = make_noise(items.get("noise"), steps, graphs)
+    return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds)
+
+
+def _lattice_of(kinds) -> sp.csr_array:
+    return sp.block_diag([lattice_graph(shape) for _, _, _, shape in kinds], format="csr") if kinds else sp.csr_array((0, 0))
+
+
+def data_to_spins(spec: ChainSpec, data) -> np.ndarray:
+    """Training data (num, d) of bits 0/1 or spins ±1 → ±1 int8, checked against the chain's variables."""
+    x = np.asarray(data)
+    d = len(spec.data_index)
+    if x.ndim != 2 or x.shape[1] != d:
+        raise PbitError(f"chain '{spec.name}' is over {d} variables ({', '.join(spec.over)}): data must have shape "
+                        f"(num, {d}), got {x.shape}")
+    if x.shape[0] == 0:
+        raise PbitError("the training data is empty")
+    values = np.unique(x)
+    if np.all(np.isin(values, (0, 1))):
+        return (2 * x - 1).astype(np.int8)
+    if np.all(np.isin(values, (-1, 1))):
+        return x.astype(np.int8)
+    raise PbitError(f"data values must be bits (0/1) or spins (±1); found {values[:6].tolist()}")
+
+
+def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None):
+    """Step t's model with weights θ_t: the program plus clamped copies of the data spins coupled by −Γ_t."""
+    base = ir.with_weights(theta) if theta is not None and ir.weights is not None else ir
+    n, d = base.num_spins, len(spec.data_index)
+    gamma = float(spec.noise.gamma[t - 1])
+    copies = np.arange(n, n + d)
+    rows = np.r_[spec.data_index, copies]
+    cols = np.r_[copies, spec.data_index]
+    link = sp.csr_array((np.full(2 * d, -gamma), (rows, cols)), shape=(n + d, n + d))
+    J = sp.csr_array(sp.block_diag([base.J, sp.csr_array((d, d))], format="csr") + link)
+    colors = np.r_[base.colors, (base.colors[spec.data_index] + 1) % max(2, base.num_colors)]
+    layout = dict(base.layout)
+    layout["__x_t"] = (n, (d,), "spin")
+    return replace(base, num_spins=n + d, h=_frozen(np.r_[base.h, np.zeros(d)]), J=_freeze_csr(J),
+                   colors=_frozen(colors.astype(np.int32)), layout=layout, weights=None, observables={},
+                   constraints=(), h_term=None, J_term=None)
+
+
+class DenoisingChain:
+    """Reverse sampling of a chain with given per-step weights."""
+
+    def __init__(self, ir, spec: ChainSpec, thetas: np.ndarray):
+        self.ir = ir
+        self.spec = spec
+        self.thetas = np.asarray(thetas, dtype=np.float64)
+
+    def step(self, t: int):
+        return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None)
+
+    def generate(self, num: int = 64, backend="reference", seed: int = 0, sweeps: int | None = None,
+                 beta=None, **options) -> SampleResult:
+        """x_T from the stationary noise, then for t = T … 1 a Gibbs run of step t's model with x_t clamped."""
+        if not isinstance(num, int) or num < 1:
+            raise PbitError(f"num must be an integer ≥ 1, got {num!r}")
+        sweeps = self.spec.sweeps if sweeps is None else sweeps
+        be = get_backend(backend)
+        rng = np.random.default_rng(seed)
+        d, n = len(self.spec.data_index), self.ir.num_spins
+        x = self.spec.noise.stationary(num, d, rng)
+        state = (2 * rng.integers(0, 2, size=(num, n)) - 1).astype(np.int8)
+        energy, latency, seconds, updates = 0.0, 0.0, 0.0, 0
+        ledger: dict = {}
+        t0 = time.perf_counter()
+        for t in range(self.spec.steps, 0, -1):
+            model = self.step(t)
+            init = np.concatenate([state, x], axis=1)
+            init[:, self.spec.data_index] = x                  # start the data spins at x_t
+            opts = dict(options)
+            if "initial" in be.options:
+                opts["initial"] = init
+            res = be.sample(model, chains=num, sweeps=sweeps, burn_in=0, thin=sweeps, beta=beta,
+                            seed=int(rng.integers(2**31)), clamp_spins=(np.arange(n, n + d), x), **opts)
+            state = res.samples[:, :n].copy()
+            x = state[:, self.spec.data_index].copy()
+            energy += res.info.get("energy_per_sample_J", 0.0)
+            latency += res.info.get("latency_per_sample_s", 0.0)
+            updates += res.info.get("spin_updates", 0)
+            for k, v in res.info.get("ledger", {}).items():
+                ledger[k] = ledger.get(k, 0.0) + v
+        seconds = time.perf_counter() - t0
+        info = {"backend": be.name, "chain": self.spec.name, "steps": self.spec.steps, "sweeps_per_step": sweeps,
+                "seed": seed, "spin_updates": int(updates), "spin_updates_per_s": updates / seconds if seconds else 0.0,
+                "timings": {"total_s": seconds}}
+        if ledger:
+            info.update({"energy_per_sample_J": energy, "latency_per_sample_s": latency, "ledger": ledger})
+        base = self.ir.with_weights(self.thetas[0]) if self.thetas.size and self.ir.weights is not None else self.ir
+        return SampleResult(base, state, num, info)

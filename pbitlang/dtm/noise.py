@@ -1,0 +1,133 @@
+"""Forward noise: independent flips, or correlated noise driven by Ising Gibbs dynamics.
+
+Correlated noise: step t runs `sweeps` heat-bath sweeps of
+    E_fwd(y; x_{t−1}) = −β_t·J Σ_<ij> y_i y_j − Γ_t Σ_i y_i x_{t−1,i}
+from y = x_{t−1}, colour by colour, with β_t falling linearly from 1 to 0 over
+the T steps and Γ_t from the flip schedule.  With J = 0 a spin's update only
+sees Γ_t x_{t−1,i}: it keeps its value with probability σ(2Γ_t) = 1 − p_t, which
+is exactly independent flips.  For one sweep the forward transition
+probability is a product of the heat-bath conditionals, available exactly
+(log_forward_prob)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import CompileError
+from ..semantics.colour import colour
+from .schedules import coupling_strength, flip_schedule
+
+
+class FlipNoise:
+    kind = "flip"
+
+    def __init__(self, p: np.ndarray):
+        self.p = np.asarray(p, dtype=np.float64)
+        self.gamma = coupling_strength(self.p)
+
+    @property
+    def steps(self) -> int:
+        return len(self.p)
+
+    def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
+        """x_{t−1} (B, d) ±1 → x_t: every spin flips with probability p_t (t = 1..T)."""
+        flip = rng.random(x.shape) < self.p[t - 1]
+        return np.where(flip, -x, x).astype(np.int8)
+
+    def stationary(self, num: int, d: int, rng) -> np.ndarray:
+        return (2 * rng.integers(0, 2, size=(num, d)) - 1).astype(np.int8)
+
+    def log_forward_prob(self, x_prev: np.ndarray, x_next: np.ndarray, t: int) -> np.ndarray:
+        p = self.p[t - 1]
+        same = (x_prev == x_next).sum(axis=-1)
+        return same * math.log1p(-p) + (x_prev.shape[-1] - same) * math.log(p)
+
+
+class CorrelatedNoise(FlipNoise):
+    kind = "correlated"
+
+    def __init__(self, p: np.ndarray, graph: sp.csr_array, J: float, sweeps: int):
+        super().__init__(p)
+        if sweeps < 1:
+            raise CompileError("correlated noise needs sweeps ≥ 1")
+        self.graph = sp.csr_array(graph, dtype=np.float64)
+        self.J = float(J)
+        self.sweeps = int(sweeps)
+        T = self.steps
+        self.betas = 1.0 - np.arange(1, T + 1) / T           # β_t: from 1 − 1/T down to 0 at t = T
+        self.colors = colour(self.graph) if self.graph.shape[0] else np.zeros(0, np.int32)
+
+    def _fields(self, y, x, t, block):
+        coupling = self.betas[t - 1] * self.J * np.asarray((self.graph[block] @ y.T).T)
+        return self.gamma[t - 1] * x[:, block] + coupling
+
+    def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
+        y = x.astype(np.float64).copy()
+        for _ in range(self.sweeps):
+            for c in range(int(self.colors.max()) + 1 if len(self.colors) else 0):
+                block = np.flatnonzero(self.colors == c)
+                f = self._fields(y, x, t, block)
+                p_up = 1.0 / (1.0 + np.exp(-2.0 * f))
+                y[:, block] = np.where(rng.random(f.shape) < p_up, 1.0, -1.0)
+        return y.astype(np.int8)
+
+    def log_forward_prob(self, x_prev: np.ndarray, x_next: np.ndarray, t: int) -> np.ndarray:
+        """log q(x_t | x_{t−1}) of one forward sweep: the product of its heat-bath conditionals."""
+        if self.sweeps != 1:
+            raise CompileError("the exact forward probability is available for sweeps = 1 only")
+        x = np.atleast_2d(x_prev).astype(np.float64)
+        y = x.copy()
+        target = np.atleast_2d(x_next).astype(np.float64)
+        logp = np.zeros(len(x))
+        for c in range(int(self.colors.max()) + 1 if len(self.colors) else 0):
+            block = np.flatnonzero(self.colors == c)
+            f = self._fields(y, x, t, block)
+            logp += -np.logaddexp(0.0, -2.0 * target[:, block] * f).sum(axis=1)
+            y[:, block] = target[:, block]
+        return logp
+
+
+def lattice_graph(shape: tuple) -> sp.csr_array:
+    """Nearest neighbours in a variable's declared shape (open boundaries)."""
+    n = int(np.prod(shape)) if shape else 1
+    idx = np.arange(n).reshape(shape) if shape else np.arange(1)
+    rows, cols = [], []
+    for axis in range(len(shape)):
+        a = np.take(idx, np.arange(shape[axis] - 1), axis=axis).ravel()
+        b = np.take(idx, np.arange(1, shape[axis]), axis=axis).ravel()
+        rows += [a, b]
+        cols += [b, a]
+    if not rows:
+        return sp.csr_array((n, n))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_array((np.ones(len(r)), (r, c)), shape=(n, n))
+
+
+def make_noise(spec: dict, steps: int, data_graph: sp.csr_array):
+    """The noise of a chain from its `noise` item: flip(schedule = …) or correlated(J = …, sweeps = …, schedule = …)."""
+    if spec is None or spec is True:
+        spec = {"call": "flip", "args": [], "kwargs": {}}
+    if isinstance(spec, str):
+        spec = {"call": spec, "args": [], "kwargs": {}}
+    if not isinstance(spec, dict) or "call" not in spec:
+        raise CompileError("noise is flip(schedule = …) or correlated(J = …, sweeps = …)")
+    kw = dict(spec.get("kwargs", {}))
+    schedule = kw.pop("schedule", "cosine")
+    sched_kw = {k: kw.pop(k) for k in ("rate", "t_min", "t_max", "s") if k in kw}
+    p = flip_schedule(schedule, steps, **sched_kw)
+    if spec["call"] == "flip":
+        if kw:
+            raise CompileError(f"flip() takes schedule (and rate, t_min, t_max, s), not {', '.join(kw)}")
+        return FlipNoise(p)
+    if spec["call"] == "correlated":
+        J = float(kw.pop("J", 0.3))
+        sweeps = int(kw.pop("sweeps", 1))
+        graph = kw.pop("graph", "lattice")
+        if kw:
+            raise CompileError(f"correlated() takes J, sweeps, graph, schedule; not {', '.join(kw)}")
+        if graph not in ("lattice", "program"):
+            raise CompileError("correlated(graph = …) is 'lattice' or 'program'")
+        return CorrelatedNoise(p, data_graph[graph], J, sweeps)
+    raise CompileError(f"unknown noise '{spec['call']}' (flip or correlated)")

@@ -1,0 +1,324 @@
+"""Training a denoising chain, step by step, on pairs (x_{t−1}, x_t) made by noising the data.
+
+For each step t the Monte Carlo gradient of the conditional KL divergence is
+    ∇θ_t = β (⟨∂E/∂θ⟩ with x_{t−1}, x_t clamped − ⟨∂E/∂θ⟩ with only x_t clamped)
+(latent variables sampled in both phases; the model phase uses persistent
+chains: their state carries over from batch to batch).  The energy is affine
+in the weights, so ∂E/∂θ is exact and cheap (the IR's affine map).  Adam takes
+the steps.
+
+Adaptive correlation penalty (ACP): λ_t(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩), measured in the
+model phase, is added to the gradient of every trainable coupling; it weakens
+the correlations that slow mixing.  λ_t follows the chains' autocorrelation ρ_t
+at the training lag (`spacing` sweeps, spins normalised by their variance):
+  ρ_t > target        → λ_t ← max(λ_t·(1 + rate), λ_start)
+  ρ_t < target / 2    → λ_t ← λ_t·(1 − rate), and 0 once below λ_floor
+Every update is logged (metrics JSON lines: epoch, step, loss proxy, λ, ρ, seconds)."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..backends import get_backend
+from ..compiler import Program
+from ..errors import PbitError
+from ..ir import load_ir
+from .chain import DenoisingChain, chain_spec, data_to_spins, step_ir
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.02
+    warmup_sweeps: int = 20
+    samples_per_estimate: int = 4
+    spacing: int = 2
+    acp: bool = True
+    acp_target: float = 0.3
+    acp_rate: float = 0.2
+    acp_start: float = 0.01
+    acp_floor: float = 1e-4
+    weight_decay: float = 0.0
+    backend: str = "reference"
+
+    def check(self):
+        for name in ("epochs", "batch_size", "warmup_sweeps", "samples_per_estimate", "spacing"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < (0 if name == "warmup_sweeps" else 1):
+                raise PbitError(f"{name} must be an integer ≥ {0 if name == 'warmup_sweeps' else 1}, got {v!r}")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            raise PbitError(f"lr must be a positive number, got {self.lr!r}")
+        if self.acp and self.samples_per_estimate < 2:
+            raise PbitError("ACP measures autocorrelation between samples: samples_per_estimate must be ≥ 2")
+
+
+@dataclass
+class Adam:
+    shape: tuple
+    lr: float
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    m: np.ndarray = None
+    v: np.ndarray = None
+    k: np.ndarray = None
+
+    def __post_init__(self):
+        self.m = np.zeros(self.shape) if self.m is None else self.m
+        self.v = np.zeros(self.shape) if self.v is None else self.v
+        self.k = np.zeros(self.shape[0], dtype=np.int64) if self.k is None else self.k
+
+    def step(self, t: int, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        self.k[t] += 1
+        self.m[t] = self.b1 * self.m[t] + (1 - self.b1) * grad
+        self.v[t] = self.b2 * self.v[t] + (1 - self.b2) * grad * grad
+        with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected by the caller
+            mh = self.m[t] / (1 - self.b1 ** self.k[t])
+            vh = self.v[t] / (1 - self.b2 ** self.k[t])
+            return theta - self.lr * mh / (np.sqrt(vh) + self.eps)
+
+
+def energy_gradients(ir, S: np.ndarray) -> np.ndarray:
+    """∂E/∂θ for each row of S (B, n) ±1: doff + S·dh + ½ Σ_(i,j) s_i s_j dJ  → (B, W)."""
+    w = ir.weights
+    S = S.astype(np.float64)
+    rows = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))
+    pair = S[:, rows] * S[:, ir.J.indices]
+    return w.doff[None, :] + np.asarray(S @ w.dh) + 0.5 * np.asarray(pair @ w.dJ)
+
+
+def acp_gradient(ir, S: np.ndarray) -> np.ndarray:
+    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
+    S = S.astype(np.float64)
+    m = S.mean(axis=0)
+    rows = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))
+    cols = ir.J.indices
+    C = (S[:, rows] * S[:, cols]).mean(axis=0)
+    return 0.5 * np.asarray((m[rows] * m[cols] - C) @ ir.weights.dJ)
+
+
+def lag_autocorrelation(samples: np.ndarray) -> float:
+    """Autocorrelation at the training lag, within chains: samples (chains, k, n).
+
+    ρ = 1 − E[(s_k − s_{k+1})²] / (2 σ²_within), with σ²_within each chain's own
+    (unbiased) variance: 0 for independent samples, 1 for chains that do not
+    move.  Chains differ in their clamped x_t, so variance across chains would
+    mistake different conditions for mixing."""
+    x = samples.astype(np.float64)
+    chains, k, n = x.shape
+    if k < 2:
+        return float("nan")
+    var = x.var(axis=1, ddof=1)                    # (chains, n)
+    total = var.sum()
+    if total <= 1e-12:
+        return 0.0
+    step = ((x[:, 1:] - x[:, :-1]) ** 2).sum(axis=1) / (k - 1)
+    return float(1.0 - step.sum() / (2.0 * total))
+
+
+class TrainedModel(Program):
+    """A program with a trained denoising chain: per-step weights, metrics, and generation."""
+
+    def __init__(self, ir, chain: str, thetas: np.ndarray, info: dict | None = None):
+        super().__init__(ir.with_weights(thetas[0]) if ir.weights is not None and len(thetas) else ir)
+        self.base_ir = ir
+        self.chain = chain
+        self.thetas = np.asarray(thetas, dtype=np.float64)
+        self.info = dict(info or {})
+
+    def generate(self, chain: str | None = None, num: int = 64, backend="reference", seed: int = 0, **options):
+        if chain is not None and chain != self.chain:
+            raise PbitError(f"this model was trained for chain '{self.chain}', not '{chain}'")
+        spec = chain_spec(self.base_ir, self.chain)
+        return DenoisingChain(self.base_ir, spec, self.thetas).generate(num=num, backend=backend, seed=seed, **options)
+
+    def save(self, path) -> None:
+        """A .pbir file with the per-step weights; pb.load gives a TrainedModel back."""
+        import zipfile
+        self.base_ir.save(path)
+        meta = {"chain": self.chain, "info": json.loads(json.dumps(self.info, default=str))}
+        with zipfile.ZipFile(path, "a") as z:
+            import io
+            buf = io.BytesIO()
+            np.save(buf, self.thetas, allow_pickle=False)
+            z.writestr("dtm.thetas.npy", buf.getvalue())
+            buf = io.BytesIO()
+            np.save(buf, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), allow_pickle=False)
+            z.writestr("dtm.meta.npy", buf.getvalue())
+
+    @staticmethod
+    def load(path) -> "TrainedModel | None":
+        ir = load_ir(path)
+        with np.load(path, allow_pickle=False) as z:
+            if "dtm.thetas" not in z.files:
+                return None
+            thetas = z["dtm.thetas"]
+            meta = json.loads(z["dtm.meta"].tobytes().decode())
+        return TrainedModel(ir, meta["chain"], thetas, meta.get("info"))
+
+
+def train(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
+          resume=None, log=None, progress=None, **options) -> TrainedModel:
+    """Train the chain's step models on `data` (num, d) of bits or spins.  See the module docstring."""
+    opts = TrainOptions(epochs=epochs, **options)
+    opts.check()
+    ir = program.ir if isinstance(program, Program) else program
+    if isinstance(program, TrainedModel):
+        ir = program.base_ir
+    if ir.weights is None or ir.weights.num_weights == 0:
+        raise PbitError("the program has no trainable weights (declare some with 'weight')")
+    spec = chain_spec(ir, chain)
+    X0 = data_to_spins(spec, data)
+    T, W, n, d = spec.steps, ir.weights.num_weights, ir.num_spins, len(spec.data_index)
+    rng = np.random.default_rng(seed)
+    thetas = np.tile(ir.weights.theta, (T, 1))
+    adam = Adam((T, W), opts.lr)
+    lambdas = np.zeros(T)
+    start_epoch = 0
+    ckdir = Path(checkpoint) if checkpoint else None
+    if resume:
+        state = _load_checkpoint(Path(resume), T, W)
+        thetas, lambdas, start_epoch = state["thetas"], state["lambdas"], int(state["epoch"])
+        adam = Adam((T, W), opts.lr, m=state["adam_m"], v=state["adam_v"], k=state["adam_k"])
+        rng = np.random.default_rng([seed, start_epoch])
+    if ckdir:
+        ckdir.mkdir(parents=True, exist_ok=True)
+    log_path = Path(log) if log else (ckdir / "metrics.jsonl" if ckdir else None)
+    backend = get_backend(opts.backend)
+    beta = ir.beta if ir.beta is not None else 1.0
+    latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
+    persistent = [None] * T
+    metrics = []
+    good = thetas.copy()
+    interrupted = False
+    t_start = time.perf_counter()
+    B = min(opts.batch_size, len(X0))
+    batches = max(1, len(X0) // B)
+    try:
+        for epoch in range(start_epoch, opts.epochs):
+            order = rng.permutation(len(X0))
+            for b in range(batches):
+                x0 = X0[order[b * B:(b + 1) * B]]
+                traj = [x0]
+                for t in range(1, T + 1):
+                    traj.append(spec.noise.forward(traj[-1], t, rng))
+                for t in range(1, T + 1):
+                    if not np.all(np.isfinite(thetas)):
+                        break
+                    row = _train_step(ir, spec, t, thetas, traj[t - 1], traj[t], latent, persistent, lambdas, adam,
+                                      opts, backend, beta, rng)
+                    row.update({"epoch": epoch, "batch": b, "seconds": time.perf_counter() - t_start})
+                    metrics.append(row)
+                    if log_path:
+                        with open(log_path, "a") as fh:
+                            fh.write(json.dumps(row) + "\n")
+                if not np.all(np.isfinite(thetas)):
+                    thetas = good
+                    if ckdir:
+                        _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
+                    raise PbitError(f"training diverged at epoch {epoch}, batch {b} (non-finite weights): stopped; "
+                                    "the last good weights are kept" + (f" in {ckdir}" if ckdir else "")
+                                    + "; lower lr or raise the ACP target")
+                good = thetas.copy()
+            if ckdir:
+                _save_checkpoint(ckdir, thetas, lambdas, adam, epoch + 1)
+            if progress is not None:
+                progress(epoch + 1, opts.epochs)
+    except KeyboardInterrupt:
+        interrupted = True
+        thetas = good
+        if ckdir:
+            _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
+    info = {"epochs": opts.epochs, "seconds": time.perf_counter() - t_start, "lambdas": lambdas.tolist(),
+            "options": opts.__dict__, "interrupted": interrupted,
+            "final": metrics[-T:] if metrics else [],
+            "spin_updates": int(sum(m["spin_updates"] for m in metrics))}
+    model = TrainedModel(ir, spec.name, thetas, info)
+    model.metrics = metrics
+    return model
+
+
+def _train_step(ir, spec, t, thetas, x_prev, x_next, latent, persistent, lambdas, adam, opts, backend, beta, rng):
+    model = step_ir(ir, spec, t, thetas[t - 1])
+    base = ir.with_weights(thetas[t - 1])
+    n, d, B = ir.num_spins, len(spec.data_index), len(x_prev)
+    copies = np.arange(n, n + d)
+    k, spacing = opts.samples_per_estimate, opts.spacing
+    updates = 0
+    # positive phase: x_{t−1} and x_t clamped; latents sampled
+    if len(latent):
+        init = _initial(persistent[t - 1], B, n, d, rng)
+        init[:, spec.data_index] = x_prev
+        init[:, n:] = x_next
+        res = backend.sample(model, chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing,
+                             seed=int(rng.integers(2**31)), initial=init, beta=beta,
+                             clamp_spins=(np.r_[spec.data_index, copies], np.concatenate([x_prev, x_next], axis=1)))
+        pos = res.samples[:, :n]
+        updates += res.info["spin_updates"]
+    else:
+        pos = np.zeros((B, n), dtype=np.int8)
+        pos[:, spec.data_index] = x_prev
+        pos[:, ir.clamp_index] = ir.clamp_value
+    # model phase: only x_t clamped; persistent chains
+    init = _initial(persistent[t - 1], B, n, d, rng)
+    init[:, n:] = x_next
+    res = backend.sample(model, chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing,
+                         seed=int(rng.integers(2**31)), initial=init, beta=beta,
+                         clamp_spins=(copies, x_next))
+    updates += res.info["spin_updates"]
+    neg = res.samples[:, :n]
+    persistent[t - 1] = res.samples.reshape(B, k, n + d)[:, -1, :].copy()
+    g_pos = energy_gradients(base, pos).mean(axis=0)
+    g_neg = energy_gradients(base, neg).mean(axis=0)
+    grad = beta * (g_pos - g_neg) + opts.weight_decay * thetas[t - 1]
+    rho = lag_autocorrelation(neg.reshape(B, k, n)[:, :, :])
+    lam = lambdas[t - 1]
+    if opts.acp:
+        if rho > opts.acp_target:
+            lam = max(lam * (1 + opts.acp_rate), opts.acp_start)
+        elif rho < opts.acp_target / 2:
+            lam = lam * (1 - opts.acp_rate)
+            if lam < opts.acp_floor:
+                lam = 0.0
+        lambdas[t - 1] = lam
+        if lam > 0:
+            grad = grad + lam * acp_gradient(base, neg)
+    thetas[t - 1] = adam.step(t - 1, thetas[t - 1], grad)
+    e_pos = float(base.energy(pos).mean())
+    e_neg = float(base.energy(neg).mean())
+    return {"step": t, "loss_proxy": beta * (e_pos - e_neg), "grad_norm": float(np.linalg.norm(grad)),
+            "lambda": float(lam), "autocorr": rho, "spin_updates": int(updates)}
+
+
+def _initial(prev, B, n, d, rng):
+    if prev is not None and len(prev) == B:
+        return prev.copy()
+    return (2 * rng.integers(0, 2, size=(B, n + d)) - 1).astype(np.int8)
+
+
+def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int):
+    path = ckdir / "checkpoint.npz"
+    tmp = ckdir / "checkpoint.tmp.npz"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, thetas=thetas, lambdas=lambdas, adam_m=adam.m, adam_v=adam.v, adam_k=adam.k,
+                 epoch=np.array(epoch))
+    tmp.replace(path)
+
+
+def _load_checkpoint(path: Path, T: int, W: int) -> dict:
+    if path.is_dir():
+        path = path / "checkpoint.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            state = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as err:
+        raise PbitError(f"cannot resume from {path}: {err}") from None
+    if state.get("thetas", np.zeros(0)).shape != (T, W):
+        raise PbitError(f"checkpoint {path} does not fit this chain ({T} steps × {W} weights)")
+    return state

@@ -1,0 +1,202 @@
+"""Denoising chains: schedules, forward noise, training, generation, files and bad input."""
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+import pbitlang as pb
+from pbitlang.dtm import chain_spec
+from pbitlang.dtm.noise import CorrelatedNoise, FlipNoise, lattice_graph
+from pbitlang.dtm.schedules import coupling_strength, flip_schedule
+from pbitlang.dtm.train import TrainedModel, lag_autocorrelation
+
+RBM = """param V: int = 16; param H: int = 8;
+spin v[V]; spin z[H];
+weight W[V, H]; weight a[V]; weight b[H];
+energy -W[i, j] * v[i] * z[j] for i in 0..V, j in 0..H;
+energy -a[i] * v[i] for i in 0..V;
+energy -b[j] * z[j] for j in 0..H;
+chain dtm over v { steps 4; noise NOISE; sweeps 20; }
+"""
+
+
+def two_patterns(num=1024, seed=0, noise=0.05):
+    rng = np.random.default_rng(seed)
+    pat = np.array([[1] * 8 + [0] * 8, [0] * 8 + [1] * 8])
+    data = pat[rng.integers(0, 2, num)]
+    return np.where(rng.random(data.shape) < noise, 1 - data, data)
+
+
+def pattern_fraction(v):
+    first, second = (v[:, :8] == 1).mean(1), (v[:, 8:] == 1).mean(1)
+    return float(np.mean(((first > 0.7) & (second < 0.3)) | ((first < 0.3) & (second > 0.7))))
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "log"])
+def test_schedules_are_probabilities_and_noise_the_data_completely(kind):
+    p = flip_schedule(kind, 8)
+    assert p.shape == (8,) and np.all((p > 0) & (p < 0.5))
+    remaining = np.prod(1 - 2 * p)             # correlation E[x_0 x_T] left after all steps
+    assert remaining < (0.05 if kind != "log" else 0.5)
+    assert np.all(np.isfinite(coupling_strength(p)))
+
+
+def test_log_schedule_is_the_reset_rate_grid():
+    p = flip_schedule("log", 4, rate=2.0, t_min=0.1, t_max=1.0)
+    times = np.r_[0, 0.1 * 10 ** (np.arange(4) / 3)]
+    np.testing.assert_allclose(p, (1 - np.exp(-2.0 * np.diff(times))) / 2)
+
+
+@pytest.mark.parametrize("bad", [[0.1, 0.6, 0.2, 0.1], [0.0, 0.1, 0.1, 0.1], [0.1, 0.2]])
+def test_bad_schedules(bad):
+    with pytest.raises(pb.PbitError):
+        flip_schedule(bad, 4)
+
+
+def test_gamma_makes_flips_the_conditional_coupling():
+    p = flip_schedule("cosine", 5)
+    g = coupling_strength(p)
+    np.testing.assert_allclose(1 / (1 + np.exp(-2 * g)), 1 - p)      # σ(2Γ) = keep probability
+
+
+def test_correlated_noise_with_zero_couplings_is_exactly_independent_flips():
+    p = flip_schedule("cosine", 3)
+    graph = lattice_graph((2, 2))
+    flips, corr = FlipNoise(p), CorrelatedNoise(p, graph, J=0.0, sweeps=1)
+    states = np.array(list(itertools.product([-1, 1], repeat=4)), dtype=np.int8)
+    for t in (1, 2, 3):
+        for x in states:
+            xs = np.repeat(x[None], len(states), 0)
+            np.testing.assert_allclose(corr.log_forward_prob(xs, states, t), flips.log_forward_prob(xs, states, t),
+                                       atol=1e-12)
+    # and sampled: the flip frequency is p_t
+    rng = np.random.default_rng(0)
+    x = np.ones((20000, 4), np.int8)
+    y = corr.forward(x, 1, rng)
+    assert abs(np.mean(y == -1) - p[0]) < 4 * math.sqrt(p[0] * (1 - p[0]) / y.size)
+
+
+def test_correlated_forward_probability_is_exact():
+    p = flip_schedule("linear", 4)
+    noise = CorrelatedNoise(p, lattice_graph((2, 2)), J=0.8, sweeps=1)
+    states = np.array(list(itertools.product([-1, 1], repeat=4)), dtype=np.int8)
+    x = np.array([1, -1, 1, 1], np.int8)
+    q = np.exp(noise.log_forward_prob(np.repeat(x[None], 16, 0), states, 1))
+    assert q.sum() == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    y = noise.forward(np.repeat(x[None], 40000, 0), 1, rng)
+    codes = ((y > 0).astype(int) * (1 << np.arange(4)[::-1])).sum(1)
+    emp = np.bincount(codes, minlength=16) / len(y)
+    order = ((states > 0).astype(int) * (1 << np.arange(4)[::-1])).sum(1)
+    tvd = 0.5 * np.abs(emp[order] - q).sum()
+    assert tvd < 3 * 0.5 * np.sum(np.sqrt(q * (1 - q) / len(y)))
+    with pytest.raises(pb.PbitError):
+        CorrelatedNoise(p, lattice_graph((2, 2)), J=0.8, sweeps=2).log_forward_prob(x[None], x[None], 1)
+
+
+def test_autocorrelation_estimate():
+    rng = np.random.default_rng(0)
+    indep = np.where(rng.random((64, 8, 20)) < 0.5, -1, 1)
+    assert abs(lag_autocorrelation(indep)) < 0.05
+    sticky = np.repeat(indep[:, :1], 8, axis=1)
+    sticky[:, 4:, :10] *= -1                      # some spins move once: strongly correlated
+    assert lag_autocorrelation(sticky) > 0.7
+
+
+@pytest.mark.parametrize("noise", ["flip(schedule = cosine)", "correlated(J = 0.3, sweeps = 1, schedule = cosine)"])
+def test_training_learns_two_patterns(noise):
+    prog = pb.compile(RBM.replace("NOISE", noise))
+    model = pb.train(prog, two_patterns(), epochs=8, seed=0, lr=0.05)
+    gen = model.generate(num=300, seed=1)
+    assert pattern_fraction(gen.variables("v")) > 0.8
+    untrained = pb.train(prog, two_patterns(), epochs=1, seed=0, lr=1e-6).generate(num=300, seed=1)
+    assert pattern_fraction(untrained.variables("v")) < 0.2
+
+
+def test_generation_on_the_emulator_reports_energy_per_sample():
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    model = pb.train(prog, two_patterns(256), epochs=2, seed=0, lr=0.05)
+    gen = model.generate(num=16, backend="emulator", fabric="fpga", seed=2)
+    one = prog.with_weights(model.thetas[0]).sample("emulator", fabric="fpga", chains=16, sweeps=20, thin=20)
+    assert gen.info["energy_per_sample_J"] > 0
+    # 4 denoising steps of 20 sweeps on 16 + 8 p-bits, plus the clamped copies (not updated)
+    assert gen.info["energy_per_sample_J"] == pytest.approx(4 * one.info["energy_per_sample_J"], rel=0.05)
+    assert gen.samples.shape == (16, 24)
+
+
+def test_save_load_checkpoint_and_resume(tmp_path):
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = linear)"))
+    data = two_patterns(256)
+    model = pb.train(prog, data, epochs=2, seed=0, lr=0.05, checkpoint=tmp_path / "ck")
+    model.save(tmp_path / "m.pbir")
+    back = pb.load(tmp_path / "m.pbir")
+    assert isinstance(back, TrainedModel) and back.chain == "dtm"
+    np.testing.assert_array_equal(back.thetas, model.thetas)
+    a, b = model.generate(num=8, seed=3), back.generate(num=8, seed=3)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    lines = (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 4 * 4 and {"epoch", "step", "loss_proxy", "lambda", "autocorr", "seconds"} <= set(json.loads(lines[0]))
+    resumed = pb.train(prog, data, epochs=3, seed=0, lr=0.05, resume=tmp_path / "ck")
+    assert resumed.thetas.shape == model.thetas.shape and not np.array_equal(resumed.thetas, model.thetas)
+
+
+@pytest.mark.parametrize("data,fragment", [
+    (np.zeros((10, 15)), "must have shape (num, 16)"),
+    (np.full((10, 16), 2), "bits (0/1) or spins"),
+    (np.zeros((0, 16)), "empty"),
+])
+def test_bad_data(data, fragment):
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    with pytest.raises(pb.PbitError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        pb.train(prog, data, epochs=1)
+
+
+@pytest.mark.parametrize("noise,fragment", [
+    ("flip(schedule = [0.1, 0.7, 0.2, 0.1])", "(0, ½)"),
+    ("flip(schedule = zigzag)", "unknown schedule"),
+    ("gaussian(s = 1)", "unknown noise"),
+    ("correlated(J = 0.3, graph = star)", "lattice"),
+])
+def test_bad_noise(noise, fragment):
+    prog = pb.compile(RBM.replace("NOISE", noise))
+    with pytest.raises(pb.PbitError, match=re_escape(fragment)):
+        chain_spec(prog.ir)
+
+
+def re_escape(s):
+    import re
+    return re.escape(s)
+
+
+def test_bad_chains():
+    with pytest.raises(pb.PbitError, match="steps must be an integer ≥ 1"):
+        chain_spec(pb.compile(RBM.replace("NOISE", "flip").replace("steps 4", "steps 0")).ir)
+    with pytest.raises(pb.PbitError, match="no trainable weights"):
+        pb.train(pb.compile("spin v[2]; chain c over v { steps 2; }"), np.zeros((4, 2)), epochs=1)
+    with pytest.raises(pb.PbitError, match="declares no chain"):
+        pb.train(pb.compile("spin v[2]; weight w; energy w * v[0];"), np.zeros((4, 2)), epochs=1)
+
+
+def test_divergence_stops_with_a_clear_message(tmp_path):
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    with pytest.raises(pb.PbitError, match="diverged"):
+        pb.train(prog, two_patterns(128), epochs=3, lr=1e308, checkpoint=tmp_path / "ck")
+    with np.load(tmp_path / "ck" / "checkpoint.npz") as z:
+        assert np.all(np.isfinite(z["thetas"]))
+
+
+def test_cli_train_and_generate(tmp_path, capsys):
+    from pbitlang.cli.pbit import main
+    prog = tmp_path / "rbm.pb"
+    prog.write_text(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    np.save(tmp_path / "d.npy", two_patterns(256))
+    out = tmp_path / "t.pbir"
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "2", "--lr", "0.05",
+                 "-o", str(out)]) == 0
+    assert main(["generate", str(out), "--num", "10", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["samples"] == 10 and data["steps"] == 4
+    assert main(["train", str(prog), "--data", str(tmp_path / "nope.npy")]) == 2
+    assert main(["generate", str(prog).replace(".pb", ".pbir")]) == 2
