@@ -4,6 +4,7 @@ from .compiler import Program, compile, load  # noqa: A004
 from .errors import (BackendError, CompileError, DataError, IRFileError, LimitError, OptionError, ParseError,
                      PbitError)
 from .ir import IR
+from . import physics, stats  # noqa: F401
 from .results import SampleResult
 from .semantics.check import Limits
 

@@ -65,6 +65,11 @@ class Observable:
     name: str
     shape: tuple
     polys: tuple
+    transform: str = ""          # "" or "abs": applied to the polynomial's value
+
+    def values(self, S) -> np.ndarray:
+        v = eval_polys(self.polys, S, self.size)
+        return np.abs(v) if self.transform == "abs" else v
 
     @property
     def size(self) -> int:
@@ -181,7 +186,7 @@ class IR:
         states = np.asarray(states)
         lead = states.shape[:-1]
         S = self._as_spins(states)
-        return {name: eval_polys(ob.polys, S, ob.size).reshape(lead + ob.shape) for name, ob in self.observables.items()}
+        return {name: ob.values(S).reshape(lead + ob.shape) for name, ob in self.observables.items()}
 
     def violations(self, states, tol: float = 1e-9) -> dict:
         """name -> (..., instances) amounts by which each constraint instance is violated."""
@@ -270,7 +275,7 @@ class IR:
             out.append(f"clamp {i} {v}")
         for name in sorted(self.observables):
             ob = self.observables[name]
-            out.append(f"observe {name} shape={list(ob.shape)}")
+            out.append(f"observe {name} shape={list(ob.shape)}" + (f" {ob.transform}" if ob.transform else ""))
             out.extend(_poly_lines(f"  {name}", ob.polys))
         for c in sorted(self.constraints, key=lambda c: c.name):
             out.append(f"constraint {c.name} {c.op} shape={list(c.shape)} instances={c.num_instances}")
@@ -372,7 +377,8 @@ def _to_arrays(ir: IR):
         return [p.order for p in polys]
 
     for name, ob in ir.observables.items():
-        meta["observables"].append({"name": name, "shape": list(ob.shape), "orders": put_polys(f"obs/{name}", ob.polys)})
+        meta["observables"].append({"name": name, "shape": list(ob.shape), "transform": ob.transform,
+                                    "orders": put_polys(f"obs/{name}", ob.polys)})
     for c in ir.constraints:
         a[f"con/{c.name}/positions"] = c.positions
         a[f"con/{c.name}/penalty"] = c.penalty
@@ -423,8 +429,8 @@ def _from_arrays(a: dict, meta: dict) -> IR:
         return tuple(Poly(int(o), a[f"{prefix}/{k}/inst"], a[f"{prefix}/{k}/idx"], a[f"{prefix}/{k}/coeff"])
                      for k, o in enumerate(orders))
 
-    observables = {o["name"]: Observable(o["name"], tuple(o["shape"]), get_polys(f"obs/{o['name']}", o["orders"]))
-                   for o in meta["observables"]}
+    observables = {o["name"]: Observable(o["name"], tuple(o["shape"]), get_polys(f"obs/{o['name']}", o["orders"]),
+                                         o.get("transform", "")) for o in meta["observables"]}
     constraints = tuple(Constraint(c["name"], c["op"], tuple(c["shape"]), a[f"con/{c['name']}/positions"],
                                    a[f"con/{c['name']}/penalty"], get_polys(f"con/{c['name']}", c["orders"]),
                                    c["source"]) for c in meta["constraints"])

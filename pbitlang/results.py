@@ -114,7 +114,7 @@ class SampleResult:
                 out["constraints"] = {k: {"violated_fraction": float(np.mean(np.any(a > 0, axis=1)))}
                                       for k, a in v.items()}
         for key in ("timings", "spin_updates", "spin_updates_per_s", "interrupted", "beta", "seed",
-                    "energy_per_sample_J", "latency_per_sample_s"):
+                    "energy_per_sample_J", "latency_per_sample_s", "tempering"):
             if key in self.info:
                 out[key] = self.info[key]
         return out

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import SampleResult
-from .base import Backend, initial_state
+from .base import COMMON_OPTIONS, Backend, initial_state
 
 
 class ColourPlan:
@@ -89,8 +89,9 @@ def uniforms_from_bits(raw: np.ndarray) -> np.ndarray:
     return u
 
 
-def update_block(block, X: np.ndarray, beta: float, U: np.ndarray) -> None:
-    """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf)."""
+def update_block(block, X: np.ndarray, beta, U: np.ndarray) -> None:
+    """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf).
+    beta is a number, or a row (1, chains) of one β per column (parallel tempering)."""
     a, b = block[0], block[1]
     F = local_fields(block, X)
     np.multiply(F, 2.0 * beta, out=F)
@@ -101,7 +102,7 @@ def update_block(block, X: np.ndarray, beta: float, U: np.ndarray) -> None:
     np.copysign(np.float32(1.0), F, out=X[a:b])
 
 
-def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta: float, bitgen) -> None:
+def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen) -> None:
     """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep."""
     C = X.shape[1]
     total = plan.free * C
@@ -113,10 +114,19 @@ def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta: float, bitgen) -> None:
 
 class ReferenceBackend(Backend):
     name = "reference"
-    description = "chromatic block Gibbs sampler (scipy sparse × dense, chains vectorised); exact k-body factors"
+    description = ("chromatic block Gibbs sampler (scipy sparse × dense, chains vectorised); exact k-body factors; "
+                   "parallel tempering")
+    options = {**COMMON_OPTIONS,
+               "tempering": "parallel tempering: {'replicas': R, 'beta_min': 0.1, 'ladder': 'geometric' | "
+                            "'adaptive' | [β…], 'swap_every': 1}; each chain is an independent replica set and "
+                            "samples are taken at the run's β (the top of the ladder)"}
 
     def sample(self, ir, **options):
+        tempering = options.pop("tempering", None)
         spec = self.validate(ir, options)
+        if tempering:
+            from .tempering import sample_tempering
+            return sample_tempering(self, ir, spec, tempering)
         t0 = time.perf_counter()
         rng = np.random.Generator(np.random.SFC64(spec.seed))
         plan = ColourPlan(ir, spec.clamp_index)

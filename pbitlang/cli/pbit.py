@@ -29,6 +29,8 @@ def build_parser() -> Parser:
     r.add_argument("--initial", default="random", choices=["random", "up", "down"])
     r.add_argument("--given", action="append", metavar="VAR[i,j]=V", help="extra evidence (repeatable)")
     r.add_argument("--fabric", help="fabric profile, for the emulator backend")
+    r.add_argument("--tempering", metavar="R:BETA_MIN[:adaptive]",
+                   help="parallel tempering with R replicas per chain from BETA_MIN up to the run's β")
     r.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other backend option")
     r.add_argument("-o", "--output", help="write samples (npz + JSON)")
     r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
@@ -118,6 +120,13 @@ def _run(args) -> int:
         options["clamps"] = clamps
     if args.fabric:
         options["fabric"] = args.fabric
+    if args.tempering:
+        parts = args.tempering.split(":")
+        try:
+            options["tempering"] = {"replicas": int(parts[0]), **({"beta_min": float(parts[1])} if len(parts) > 1 else {}),
+                                    **({"ladder": parts[2]} if len(parts) > 2 else {})}
+        except ValueError:
+            raise OptionError(f"--tempering takes R:BETA_MIN[:adaptive], got '{args.tempering}'") from None
     for item in args.option or []:
         if "=" not in item:
             raise OptionError(f"--option expects KEY=VALUE, got '{item}'")

@@ -160,7 +160,10 @@ def check(module: ast.Module, source: Source, params: dict | None = None, limits
         if list(ob.index_names) != bound:
             raise CompileError(f"observable '{ob.name}[{', '.join(ob.index_names)}]' must be quantified over "
                                f"exactly its indices, in order (found: {', '.join(bound) or 'none'})", ob.span)
-        _check_scoped(c, ob.expr, scope, allow_vars=True)
+        expr = ob.expr
+        if isinstance(expr, ast.Call) and expr.func == "abs" and len(expr.args) == 1 and not expr.kwargs:
+            expr = expr.args[0]                  # |polynomial|: the one function an observable may apply
+        _check_scoped(c, expr, scope, allow_vars=True)
     for ch in c.chains:
         for name in ch.over:
             if name not in c.variables:

@@ -189,13 +189,16 @@ class _Lowering:
     def observables(self) -> dict:
         out = {}
         for ob in self.c.observes:
-            grid, chunks = expand_statement(self.c, ob.expr, ob.quant, ob.span)
+            expr, transform = ob.expr, ""
+            if isinstance(expr, ast.Call) and expr.func == "abs" and len(expr.args) == 1:
+                expr, transform = expr.args[0], "abs"
+            grid, chunks = expand_statement(self.c, expr, ob.quant, ob.span)
             if any(ch.widx is not None for ch in chunks):
                 raise CompileError("an observable cannot contain trainable weights", ob.span)
             for ch in chunks:
                 ch.inst = grid.flat[ch.inst]
             size = math.prod(grid.sizes)
-            out[ob.name] = Observable(ob.name, tuple(grid.sizes), merge(chunks, size))
+            out[ob.name] = Observable(ob.name, tuple(grid.sizes), merge(chunks, size), transform)
         return out
 
     def clamps(self):
