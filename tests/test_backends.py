@@ -86,3 +86,20 @@ def test_a_wrong_sampler_fails_the_comparison():
     res = prog.sample("reference", chains=32, sweeps=3000, thin=3, seed=5, beta=0.6)
     tvd, tol = compare_with_exact(res, beta=1.0)
     assert tvd > tol
+
+
+def test_to_dimod_when_installed():
+    dimod = pytest.importorskip("dimod")
+    res = pb.compile("spin s[2]; bit b; energy -s[0]*s[1] + b;").sample(chains=2, sweeps=3)
+    ss = res.to_dimod()
+    assert isinstance(ss, dimod.SampleSet) and len(ss) == 6
+    np.testing.assert_allclose(ss.record.energy, res.energies)
+    assert set(ss.variables) == {"s[0]", "s[1]", "b"}
+
+
+def test_to_dimod_without_dimod_is_a_clear_error(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "dimod", None)
+    res = pb.compile("spin s[2];").sample(chains=1, sweeps=2)
+    with pytest.raises(pb.PbitError, match=r"pip install 'pbitlang\[dimod\]'"):
+        res.to_dimod()

@@ -39,7 +39,7 @@ def test_schedules_are_probabilities_and_noise_the_data_completely(kind):
     p = flip_schedule(kind, 8)
     assert p.shape == (8,) and np.all((p > 0) & (p < 0.5))
     remaining = np.prod(1 - 2 * p)             # correlation E[x_0 x_T] left after all steps
-    assert remaining < (0.05 if kind != "log" else 0.5)
+    assert remaining < 0.05
     assert np.all(np.isfinite(coupling_strength(p)))
 
 
@@ -47,6 +47,10 @@ def test_log_schedule_is_the_reset_rate_grid():
     p = flip_schedule("log", 4, rate=2.0, t_min=0.1, t_max=1.0)
     times = np.r_[0, 0.1 * 10 ** (np.arange(4) / 3)]
     np.testing.assert_allclose(p, (1 - np.exp(-2.0 * np.diff(times))) / 2)
+    # every T ends at t_max: the data is as noised after one step as after many
+    for T in (1, 2, 8):
+        left = np.prod(1 - 2 * flip_schedule("log", T, rate=1.0, t_min=0.02, t_max=4.0))
+        assert left == pytest.approx(np.exp(-4.0), rel=1e-6)
 
 
 @pytest.mark.parametrize("bad", [[0.1, 0.6, 0.2, 0.1], [0.0, 0.1, 0.1, 0.1], [0.1, 0.2]])
@@ -200,3 +204,21 @@ def test_cli_train_and_generate(tmp_path, capsys):
     assert data["samples"] == 10 and data["steps"] == 4
     assert main(["train", str(prog), "--data", str(tmp_path / "nope.npy")]) == 2
     assert main(["generate", str(prog).replace(".pb", ".pbir")]) == 2
+
+
+def test_mean_energy_gradient_is_exact_and_both_pair_paths_agree(monkeypatch):
+    import importlib
+    T = importlib.import_module("pbitlang.dtm.train")
+    ir = pb.compile("examples/digits_dtm.pb").ir
+    S = np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(40, ir.num_spins))
+    m, C, rows, cols = T.pair_means(ir, S)
+    g = T.mean_energy_gradient(ir, m, C)
+    theta = ir.weights.theta
+    for k in (0, 5, 2047, 2048 + 3, len(theta) - 1):           # a coupling, a visible bias, a hidden bias
+        bumped = theta.copy()
+        bumped[k] += 1.0
+        diff = ir.with_weights(bumped).energy(S).mean() - ir.with_weights(theta).energy(S).mean()
+        assert g[k] == pytest.approx(diff, abs=1e-9)         # E is affine in θ: the difference is exact
+    monkeypatch.setattr(T, "GRAM_MAX_SPINS", 1)
+    m2, C2, _, _ = T.pair_means(ir, S)
+    np.testing.assert_allclose(C2, C)

@@ -197,6 +197,21 @@ def merge_clamps(ir, clamps) -> tuple:
     return keys, np.array([index[k] for k in keys.tolist()], dtype=np.int8)
 
 
+def run_info(name: str, spec: RunSpec, ir, num_colors: int, sweeps_done: int, columns: int, t0: float, t1: float,
+             t2: float, interrupted: bool, **extra) -> dict:
+    """The info dict every sampling backend reports (spin updates count free spins only)."""
+    import time
+    updates = (ir.num_spins - len(spec.clamp_index)) * columns * sweeps_done
+    info = {"backend": name, "chains": spec.chains, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
+            "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": num_colors,
+            "spin_updates": int(updates), "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
+            "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}}
+    info.update(extra)
+    if interrupted:
+        info["interrupted"] = True
+    return info
+
+
 def initial_state(ir, spec: RunSpec, rng) -> np.ndarray:
     """(n, chains) float32 ±1 start, clamps applied."""
     n, C = ir.num_spins, spec.chains

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import SampleResult
-from .base import COMMON_OPTIONS, Backend, initial_state
+from .base import COMMON_OPTIONS, Backend, initial_state, run_info
 
 
 class ColourPlan:
@@ -152,13 +152,5 @@ class ReferenceBackend(Backend):
                 interrupted = True
         t2 = time.perf_counter()
         samples = (record if kept == spec.kept else record[:, :kept]).reshape(C * kept, n)
-        n_free = n - len(spec.clamp_index)
-        updates = n_free * C * done
-        info = {"backend": self.name, "chains": C, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
-                "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": len(plan.blocks),
-                "spin_updates": int(updates),
-                "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
-                "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}}
-        if interrupted:
-            info["interrupted"] = True
+        info = run_info(self.name, spec, ir, len(plan.blocks), done, C, t0, t1, t2, interrupted)
         return SampleResult(ir, samples, C, info)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..results import SampleResult
-from .base import initial_state
+from .base import initial_state, run_info
 from .reference import ColourPlan, gibbs_sweep
 
 
@@ -127,16 +127,10 @@ def sample_tempering(backend, ir, spec, option) -> SampleResult:
             interrupted = True
     t2 = time.perf_counter()
     samples = record[:, :kept].reshape(sets * kept, n)
-    updates = (n - len(spec.clamp_index)) * cols * done
     rates = np.divide(accepted, tried, out=np.zeros(R - 1), where=tried > 0)
-    info = {"backend": backend.name, "chains": sets, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
-            "thin": spec.thin, "beta": beta, "seed": spec.seed, "num_colors": len(plan.blocks),
-            "tempering": {"ladder": ladder.tolist(), "replicas": R, "swap_every": swap_every,
-                          "swap_acceptance": rates.tolist(), "adaptive": adaptive},
-            "spin_updates": int(updates), "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
-            "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}}
-    if interrupted:
-        info["interrupted"] = True
+    info = run_info(backend.name, spec, ir, len(plan.blocks), done, cols, t0, t1, t2, interrupted,
+                    tempering={"ladder": ladder.tolist(), "replicas": R, "swap_every": swap_every,
+                               "swap_acceptance": rates.tolist(), "adaptive": adaptive})
     return SampleResult(ir, samples, sets, info)
 
 

@@ -5,7 +5,8 @@ Each schedule fixes ᾱ_t, the correlation E[x_0·x_t] left after t steps
 - linear: ᾱ_t = 1 − t/T;
 - cosine: ᾱ_t = cos²(π/2 · (t/T + s)/(1 + s)) / cos²(π/2 · s/(1 + s)), s = 0.008;
 - log: the published DTM grid — bits reset at rate λ on log-spaced times
-  t_k = t_min·(t_max/t_min)^(k/T), so p_k = (1 − e^{−λ(t_k − t_{k−1})})/2 (t_0 = 0);
+  t_k = t_min·(t_max/t_min)^((k−1)/(T−1)), k = 1..T (t_T = t_max; T = 1 gives t_1 = t_max), so
+  p_k = (1 − e^{−λ(t_k − t_{k−1})})/2 with t_0 = 0;
 - a list of p_t given by the user.
 Every p_t must lie in (0, ½): generated schedules are capped at P_MAX."""
 from __future__ import annotations
@@ -41,7 +42,8 @@ def flip_schedule(kind, steps: int, **kw) -> np.ndarray:
         t_min, t_max = float(kw.get("t_min", 0.02)), float(kw.get("t_max", 4.0))
         if not 0 < t_min < t_max or rate <= 0:
             raise CompileError("the log schedule needs 0 < t_min < t_max and rate > 0")
-        times = np.r_[0.0, t_min * (t_max / t_min) ** (np.arange(steps) / max(steps - 1, 1))]
+        grid = np.geomspace(t_min, t_max, steps) if steps > 1 else np.array([t_max])   # always ends at t_max
+        times = np.r_[0.0, grid]
         p = (1.0 - np.exp(-rate * np.diff(times))) / 2.0
         return np.clip(p, P_MIN, P_MAX)
     else:

@@ -84,22 +84,34 @@ class Adam:
             return theta - self.lr * mh / (np.sqrt(vh) + self.eps)
 
 
-def energy_gradients(ir, S: np.ndarray) -> np.ndarray:
-    """∂E/∂θ for each row of S (B, n) ±1: doff + S·dh + ½ Σ_(i,j) s_i s_j dJ  → (B, W)."""
-    w = ir.weights
-    S = S.astype(np.float64)
-    rows = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))
-    pair = S[:, rows] * S[:, ir.J.indices]
-    return w.doff[None, :] + np.asarray(S @ w.dh) + 0.5 * np.asarray(pair @ w.dJ)
+GRAM_MAX_SPINS = 4096       # above this the pair means are gathered in chunks instead of from SᵀS
 
 
-def acp_gradient(ir, S: np.ndarray) -> np.ndarray:
-    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
+def pair_means(ir, S: np.ndarray) -> tuple:
+    """⟨s_i⟩ and ⟨s_i s_j⟩ for every stored coupling entry (i, j) of J, over the rows of S."""
     S = S.astype(np.float64)
-    m = S.mean(axis=0)
-    rows = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))
+    B, n = S.shape
+    rows = np.repeat(np.arange(n), np.diff(ir.J.indptr))
     cols = ir.J.indices
-    C = (S[:, rows] * S[:, cols]).mean(axis=0)
+    m = S.mean(axis=0)
+    if n <= GRAM_MAX_SPINS:
+        C = (S.T @ S / B)[rows, cols]
+    else:
+        C = np.zeros(len(cols))
+        for a in range(0, B, 64):
+            C += (S[a:a + 64, rows] * S[a:a + 64, cols]).sum(axis=0)
+        C /= B
+    return m, C, rows, cols
+
+
+def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """⟨∂E/∂θ⟩ = doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ: the energy is affine in θ, so means suffice."""
+    w = ir.weights
+    return w.doff + np.asarray(m @ w.dh) + 0.5 * np.asarray(C @ w.dJ)
+
+
+def acp_gradient(ir, m: np.ndarray, C: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
     return 0.5 * np.asarray((m[rows] * m[cols] - C) @ ir.weights.dJ)
 
 
@@ -274,9 +286,10 @@ def _train_step(ir, spec, t, thetas, x_prev, x_next, latent, persistent, lambdas
     updates += res.info["spin_updates"]
     neg = res.samples[:, :n]
     persistent[t - 1] = res.samples.reshape(B, k, n + d)[:, -1, :].copy()
-    g_pos = energy_gradients(base, pos).mean(axis=0)
-    g_neg = energy_gradients(base, neg).mean(axis=0)
-    grad = beta * (g_pos - g_neg) + opts.weight_decay * thetas[t - 1]
+    m_pos, C_pos, _, _ = pair_means(base, pos)
+    m_neg, C_neg, rows, cols = pair_means(base, neg)
+    grad = beta * (mean_energy_gradient(base, m_pos, C_pos) - mean_energy_gradient(base, m_neg, C_neg))
+    grad = grad + opts.weight_decay * thetas[t - 1]
     rho = lag_autocorrelation(neg.reshape(B, k, n)[:, :, :])
     lam = lambdas[t - 1]
     if opts.acp:
@@ -288,7 +301,7 @@ def _train_step(ir, spec, t, thetas, x_prev, x_next, latent, persistent, lambdas
                 lam = 0.0
         lambdas[t - 1] = lam
         if lam > 0:
-            grad = grad + lam * acp_gradient(base, neg)
+            grad = grad + lam * acp_gradient(base, m_neg, C_neg, rows, cols)
     thetas[t - 1] = adam.step(t - 1, thetas[t - 1], grad)
     e_pos = float(base.energy(pos).mean())
     e_neg = float(base.energy(neg).mean())

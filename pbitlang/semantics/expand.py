@@ -139,48 +139,42 @@ def _where(points: dict, grid_names, pos: int, rename) -> str:
     return ", ".join(parts)
 
 
-def ref_indices(checked, ref, points: dict, m: int, grid_names) -> np.ndarray:
-    """Flat spin index of a variable reference at every point."""
-    var = checked.variables[ref.var]
+def _flat_index(checked, ref, points: dict, m: int, grid_names, shape, start: int, periodic: bool, what: str):
+    """start + row-major position of ref's element at every point (wrapping when periodic)."""
+    if not shape:
+        return np.full(m, start, dtype=np.int64)
     env = _env_for(checked, points, ref.rename)
-    if not var.shape:
-        return np.full(m, var.start, dtype=np.int64)
     coords = []
     for axis, arg in enumerate(ref.args):
         i = np.broadcast_to(as_index(evaluate(arg, env), arg), (m,))
-        dim = var.shape[axis]
-        if var.periodic:
+        dim = shape[axis]
+        if periodic:
             i = np.mod(i, dim) if dim else i
         else:
             bad = (i < 0) | (i >= dim)
             if np.any(bad):
                 pos = int(np.flatnonzero(bad)[0])
                 at = _where(points, grid_names, pos, ref.rename)
+                hint = "; declare it 'periodic' or exclude the point with a 'where' guard" if what == "variable" else ""
                 raise CompileError(
                     f"index out of range in '{ref.key}': index {int(i[pos])} of dimension {axis} is outside "
-                    f"0..{dim} of '{ref.var}' (shape {var.shape})" + (f" at {at}" if at else "")
-                    + "; declare it 'periodic' or exclude the point with a 'where' guard", ref.span)
+                    f"0..{dim} of {what} '{ref.var}' (shape {shape})" + (f" at {at}" if at else "") + hint, ref.span)
         coords.append(i)
-    if var.shape and 0 in var.shape:
+    if 0 in shape:
         return np.zeros(0, dtype=np.int64)
-    return var.start + np.ravel_multi_index(tuple(coords), var.shape)
+    return start + np.ravel_multi_index(tuple(coords), shape)
+
+
+def ref_indices(checked, ref, points: dict, m: int, grid_names) -> np.ndarray:
+    """Flat spin index of a variable reference at every point."""
+    var = checked.variables[ref.var]
+    return _flat_index(checked, ref, points, m, grid_names, var.shape, var.start, var.periodic, "variable")
 
 
 def weight_indices(checked, ref, points: dict, m: int, grid_names) -> np.ndarray:
+    """Flat weight index of a weight reference at every point."""
     w = checked.weights[ref.var]
-    env = _env_for(checked, points, ref.rename)
-    if not w.shape:
-        return np.full(m, w.start, dtype=np.int64)
-    coords = []
-    for axis, arg in enumerate(ref.args):
-        i = np.broadcast_to(as_index(evaluate(arg, env), arg), (m,))
-        bad = (i < 0) | (i >= w.shape[axis])
-        if np.any(bad):
-            pos = int(np.flatnonzero(bad)[0])
-            raise CompileError(f"index out of range in '{ref.key}': index {int(i[pos])} of dimension {axis} is "
-                               f"outside 0..{w.shape[axis]} of weight '{ref.var}'", ref.span)
-        coords.append(i)
-    return w.start + np.ravel_multi_index(tuple(coords), w.shape)
+    return _flat_index(checked, ref, points, m, grid_names, w.shape, w.start, False, "weight")
 
 
 def coefficient(checked, coeff, atoms: dict, points: dict, m: int, span, grid_names) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import BackendError
 from ...results import SampleResult
-from ..base import COMMON_OPTIONS, Backend, initial_state
+from ..base import COMMON_OPTIONS, Backend, initial_state, run_info
 from . import kernels
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
@@ -101,14 +101,7 @@ class EmulatorBackend(Backend):
         n_free = int(free.sum())
         edges = int(np.diff(J.indptr)[free].sum())
         info.update(ledger(fabric, n_free, edges, cycles, done, kept, C))
-        updates = n_free * C * done
-        info.update({"backend": self.name, "chains": C, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
-                     "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": ir.num_colors,
-                     "spin_updates": int(updates),
-                     "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
-                     "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}})
-        if interrupted:
-            info["interrupted"] = True
+        info.update(run_info(self.name, spec, ir, ir.num_colors, done, C, t0, t1, t2, interrupted))
         return SampleResult(ir, samples, C, info)
 
     def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles):
