@@ -30,9 +30,9 @@ def main():
     for R in (16, 32):
         columns = 64                                   # replicas × sets: the same state width for both runs
         sets = columns // R
-        probe_rate = probe.run(8, columns, 400, 3)
-        plain, _ = rate(prog, chains=columns, sweeps=400, thin=10)
-        pt, res = rate(prog, chains=sets, sweeps=400, thin=10, tempering={"replicas": R, "beta_min": 0.2})
+        probe_rate = probe.run(8, columns, 1500, 3)
+        plain, _ = rate(prog, chains=columns, sweeps=1500, thin=10)
+        pt, res = rate(prog, chains=sets, sweeps=1500, thin=10, tempering={"replicas": R, "beta_min": 0.2})
         rows.append({"replicas": R, "replica_sets": sets, "probe_updates_per_ns": probe_rate,
                      "reference_updates_per_ns": plain, "pt_updates_per_ns": pt,
                      "reference_ratio": plain / probe_rate, "pt_ratio": pt / probe_rate,

@@ -89,11 +89,14 @@ def uniforms_from_bits(raw: np.ndarray) -> np.ndarray:
     return u
 
 
-def update_block(block, X: np.ndarray, beta, U: np.ndarray) -> None:
+def update_block(block, X: np.ndarray, beta, U: np.ndarray, keep_fields=None) -> None:
     """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf).
-    beta is a number, or a row (1, chains) of one β per column (parallel tempering)."""
+    beta is a number, or a row (1, chains) of one β per column (parallel tempering);
+    keep_fields, if given, receives the fields f used (parallel tempering's energies)."""
     a, b = block[0], block[1]
     F = local_fields(block, X)
+    if keep_fields is not None:
+        np.copyto(keep_fields, F)
     np.multiply(F, 2.0 * beta, out=F)
     np.exp(F, out=F)                      # e^{2βF}; overflow → inf → p = 0, as it should
     F += 1.0
@@ -102,14 +105,16 @@ def update_block(block, X: np.ndarray, beta, U: np.ndarray) -> None:
     np.copysign(np.float32(1.0), F, out=X[a:b])
 
 
-def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen) -> None:
-    """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep."""
+def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None) -> None:
+    """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep.
+    last_fields, if given, receives the fields the last colour block was updated with."""
     C = X.shape[1]
     total = plan.free * C
     U = uniforms_from_bits(bitgen.random_raw((total + 1) // 2))
-    for block in plan.blocks:
+    last = len(plan.blocks) - 1
+    for k, block in enumerate(plan.blocks):
         a, b = block[0], block[1]
-        update_block(block, X, beta, U[a * C:b * C])
+        update_block(block, X, beta, U[a * C:b * C], last_fields if k == last else None)
 
 
 class ReferenceBackend(Backend):

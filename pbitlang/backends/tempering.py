@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit
 
 from ..errors import OptionError
 from ..results import SampleResult
@@ -48,16 +49,58 @@ def ladder_from(option: dict, beta: float) -> tuple:
     return np.geomspace(bmin, beta, R), kind == "adaptive"
 
 
-def energies(plan: ColourPlan, X: np.ndarray, offset: float, h: np.ndarray, J, kbody) -> np.ndarray:
-    """E of every column of X (state in plan order)."""
-    Xd = X.astype(np.float64)
-    E = offset + h @ Xd + 0.5 * np.einsum("ic,ic->c", Xd, J @ Xd)
+def energies(X: np.ndarray, offset: float, h: np.ndarray, J, kbody) -> np.ndarray:
+    """E of every column of X (state in plan order).  The sparse product runs in float32, like
+    the sweeps; the sums over spins accumulate in float64 (relative error ~1e-7 of |E|, far below
+    what changes a swap decision)."""
+    JX = J @ X
+    E = offset + (h @ X).astype(np.float64) + 0.5 * np.einsum("ic,ic->c", X, JX, dtype=np.float64)
     for idx, coeff in kbody:
-        prod = np.ones((len(coeff), X.shape[1]))
+        prod = np.ones((len(coeff), X.shape[1]), dtype=np.float64)
         for q in range(idx.shape[1]):
-            prod *= Xd[idx[:, q]]
+            prod *= X[idx[:, q]]
         E += coeff @ prod
     return E
+
+
+def bipartite_energies(plan: ColourPlan, X: np.ndarray, offset: float, h: np.ndarray, F_last: np.ndarray):
+    """E of every column right after a sweep of a two-colour model without clamps or k-body factors
+    (float32 sums, the precision of the sweeps: |error| ~1e-7·|E|, far below a swap's scale):
+    offset + h_A·s_A + s_B·f_B, f_B the fields the last block (B) was updated with — they already hold
+    h_B and every A–B coupling with A final, and no coupling joins two spins of one colour."""
+    a0, a1 = plan.blocks[0][0], plan.blocks[0][1]
+    b0, b1 = plan.blocks[1][0], plan.blocks[1][1]
+    ones = np.ones(b1 - b0, dtype=np.float32)
+    np.multiply(F_last, X[b0:b1], out=F_last)                   # float32, like the sweeps; sums via BLAS
+    return offset + (h[a0:a1] @ X[a0:a1]).astype(np.float64) + (ones @ F_last).astype(np.float64)
+
+
+@njit(cache=True)
+def _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted):
+    """Compiled: a loop over sets and pairs is cheaper than twenty numpy calls on tiny arrays."""
+    moved = False
+    sets = col_of.shape[0]
+    for p in range(len(ks)):
+        k = ks[p]
+        for s_ in range(sets):
+            ca = col_of[s_, k]
+            cb = col_of[s_, k + 1]
+            tried[k] += 1
+            if log_u[s_, p] < gaps[k] * (E[ca] - E[cb]):
+                accepted[k] += 1
+                col_of[s_, k] = cb
+                col_of[s_, k + 1] = ca
+                tix[ca] = k + 1
+                tix[cb] = k
+                moved = True
+    return moved
+
+
+def swap_round(gaps, ks, E, col_of, tix, rng, tried, accepted) -> bool:
+    """One round of exchanges between temperatures k and k+1 for the pairs ks (all of one parity, so
+    disjoint), every set; gaps[k] = β_k − β_{k+1}.  Returns whether anything moved."""
+    log_u = np.log(rng.random((col_of.shape[0], len(ks))))
+    return _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted)
 
 
 def sample_tempering(backend, ir, spec, option) -> SampleResult:
@@ -77,44 +120,49 @@ def sample_tempering(backend, ir, spec, option) -> SampleResult:
     plan = ColourPlan(ir, spec.clamp_index)
     start = initial_state(ir, spec, rng)                       # (n, sets)
     X = np.repeat(start, R, axis=1)[plan.perm]                 # column s*R + r
-    # the energy in plan order (float64, exact)
-    Jp = ir.J[plan.perm][:, plan.perm] if n else ir.J
-    hp = ir.h[plan.perm]
+    # the energy in plan order, in the sweeps' precision
+    Jp = (ir.J[plan.perm][:, plan.perm] if n else ir.J).astype(np.float32)
+    hp = ir.h[plan.perm].astype(np.float32)
     kb = [(plan.inv[idx], coeff) for idx, coeff in ir.kbody.values()]
+    fast = len(plan.blocks) == 2 and not ir.kbody and not len(spec.clamp_index)
+    F_last = np.empty((plan.blocks[-1][1] - plan.blocks[-1][0], cols), np.float32) if fast else None
     col_of = np.arange(cols).reshape(sets, R)                  # column holding temperature k of set s
     tix = np.tile(np.arange(R), sets)                           # temperature index of each column
     record = np.empty((sets, spec.kept, n), dtype=np.int8)
-    tried = np.zeros(R - 1)
-    accepted = np.zeros(R - 1)
-    window_tried = np.zeros(R - 1)
-    window_acc = np.zeros(R - 1)
+    tried = np.zeros(R - 1, dtype=np.int64)
+    accepted = np.zeros(R - 1, dtype=np.int64)
+    window_tried = np.zeros(R - 1, dtype=np.int64)
+    window_acc = np.zeros(R - 1, dtype=np.int64)
     kept = done = 0
     parity = 0
     interrupted = False
     t1 = time.perf_counter()
+    rounds = [k for k in (np.arange(0, R - 1, 2), np.arange(1, R - 1, 2)) if len(k)]
+    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
+    tix = np.ascontiguousarray(tix, dtype=np.int64)
+    gaps = ladder[:-1] - ladder[1:]
+    beta_row = ladder[tix].astype(np.float32)[None, :]
     with np.errstate(over="ignore"):
         try:
             for sweep in range(spec.total_sweeps):
-                beta_row = ladder[tix].astype(np.float32)[None, :]
-                gibbs_sweep(plan, X, beta_row, rng.bit_generator)
+                swap_now = (sweep + 1) % swap_every == 0
+                gibbs_sweep(plan, X, beta_row, rng.bit_generator, F_last if swap_now else None)
                 done = sweep + 1
-                if done % swap_every == 0:
-                    E = energies(plan, X, ir.offset, hp, Jp, kb)
-                    for k in range(parity, R - 1, 2):
-                        ca, cb = col_of[:, k].copy(), col_of[:, k + 1].copy()
-                        delta = (ladder[k] - ladder[k + 1]) * (E[ca] - E[cb])
-                        acc = np.log(rng.random(sets)) < delta
-                        n_acc = int(acc.sum())
-                        tried[k] += sets
-                        accepted[k] += n_acc
-                        window_tried[k] += sets
-                        window_acc[k] += n_acc
-                        if n_acc:
-                            col_of[acc, k], col_of[acc, k + 1] = cb[acc], ca[acc]
-                            tix[ca[acc]], tix[cb[acc]] = k + 1, k
+                if swap_now:
+                    E = bipartite_energies(plan, X, ir.offset, hp, F_last) if fast else energies(X, ir.offset, hp, Jp, kb)
+                    adapting = adaptive and done <= spec.burn_in
+                    if adapting:
+                        before = accepted.copy(), tried.copy()
+                    if swap_round(gaps, rounds[parity % len(rounds)], E, col_of, tix, rng, tried, accepted):
+                        beta_row = ladder[tix].astype(np.float32)[None, :]
+                    if adapting:
+                        window_acc += accepted - before[0]
+                        window_tried += tried - before[1]
                     parity ^= 1
                 if adaptive and done <= spec.burn_in and done % adapt_every == 0 and window_tried.all():
                     ladder = _adapt(ladder, window_acc / window_tried)
+                    gaps = ladder[:-1] - ladder[1:]
+                    beta_row = ladder[tix].astype(np.float32)[None, :]
                     window_tried[:] = 0
                     window_acc[:] = 0
                 after = done - spec.burn_in

@@ -221,7 +221,7 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
                 for t in range(1, T + 1):
                     traj.append(spec.noise.forward(traj[-1], t, rng))
                 for t in range(1, T + 1):
-                    if not np.all(np.isfinite(thetas)):
+                    if _diverged(thetas):
                         break
                     row = _train_step(ir, spec, t, thetas, traj[t - 1], traj[t], latent, persistent, lambdas, adam,
                                       opts, backend, beta, rng)
@@ -230,11 +230,12 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
                     if log_path:
                         with open(log_path, "a") as fh:
                             fh.write(json.dumps(row) + "\n")
-                if not np.all(np.isfinite(thetas)):
+                if _diverged(thetas) or not all(math.isfinite(m["loss_proxy"]) for m in metrics[-T:]):
                     thetas = good
                     if ckdir:
                         _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
-                    raise PbitError(f"training diverged at epoch {epoch}, batch {b} (non-finite weights): stopped; "
+                    raise PbitError(f"training diverged at epoch {epoch}, batch {b} (weights not finite or past "
+                                    f"{WEIGHT_LIMIT:g}): stopped; "
                                     "the last good weights are kept" + (f" in {ckdir}" if ckdir else "")
                                     + "; lower lr or raise the ACP target")
                 good = thetas.copy()
@@ -307,6 +308,13 @@ def _train_step(ir, spec, t, thetas, x_prev, x_next, latent, persistent, lambdas
     e_neg = float(base.energy(neg).mean())
     return {"step": t, "loss_proxy": beta * (e_pos - e_neg), "grad_norm": float(np.linalg.norm(grad)),
             "lambda": float(lam), "autocorr": rho, "spin_updates": int(updates)}
+
+
+WEIGHT_LIMIT = 1e30         # weights past this make energies overflow: training has diverged
+
+
+def _diverged(thetas: np.ndarray) -> bool:
+    return not np.all(np.isfinite(thetas)) or float(np.abs(thetas).max(initial=0.0)) > WEIGHT_LIMIT
 
 
 def _initial(prev, B, n, d, rng):
