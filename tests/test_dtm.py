@@ -222,3 +222,19 @@ def test_mean_energy_gradient_is_exact_and_both_pair_paths_agree(monkeypatch):
     monkeypatch.setattr(T, "GRAM_MAX_SPINS", 1)
     m2, C2, _, _ = T.pair_means(ir, S)
     np.testing.assert_allclose(C2, C)
+
+
+@pytest.mark.parametrize("path", ["examples/digits_dtm.pb", "examples/ising_dtm.pb"])
+def test_stacked_steps_are_the_step_models_side_by_side(path):
+    """Training samples all steps at once; the stacked model must be exactly the T step models."""
+    from pbitlang.dtm.chain import step_ir
+    from pbitlang.dtm.train import StackedSteps
+    prog = pb.compile(path)
+    spec = chain_spec(prog.ir)
+    theta = np.random.default_rng(0).normal(size=(spec.steps, prog.ir.weights.num_weights))
+    stack = StackedSteps(prog.ir, spec, spec.steps)
+    model = stack.model(theta)
+    S = np.random.default_rng(1).choice(np.array([-1, 1], np.int8), size=(6, model.num_spins))
+    parts = [step_ir(prog.ir, spec, t, theta[t - 1]).energy(S[:, (t - 1) * stack.size:t * stack.size])
+             for t in range(1, spec.steps + 1)]
+    np.testing.assert_allclose(model.energy(S), np.sum(parts, axis=0), rtol=1e-12, atol=1e-9)

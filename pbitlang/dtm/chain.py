@@ -92,10 +92,13 @@ def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None):
     n, d = base.num_spins, len(spec.data_index)
     gamma = float(spec.noise.gamma[t - 1])
     copies = np.arange(n, n + d)
-    rows = np.r_[spec.data_index, copies]
-    cols = np.r_[copies, spec.data_index]
-    link = sp.csr_array((np.full(2 * d, -gamma), (rows, cols)), shape=(n + d, n + d))
-    J = sp.csr_array(sp.block_diag([base.J, sp.csr_array((d, d))], format="csr") + link)
+    coo = base.J.tocoo()
+    # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern
+    rows = np.r_[coo.row, spec.data_index, copies]
+    cols = np.r_[coo.col, copies, spec.data_index]
+    data = np.r_[coo.data, np.full(2 * d, -gamma)]
+    J = sp.coo_array((data, (rows, cols)), shape=(n + d, n + d)).tocsr()
+    J.sort_indices()
     colors = np.r_[base.colors, (base.colors[spec.data_index] + 1) % max(2, base.num_colors)]
     layout = dict(base.layout)
     layout["__x_t"] = (n, (d,), "spin")

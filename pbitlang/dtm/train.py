@@ -110,6 +110,11 @@ def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
     return w.doff + np.asarray(m @ w.dh) + 0.5 * np.asarray(C @ w.dJ)
 
 
+def mean_energy(ir, m: np.ndarray, C: np.ndarray) -> float:
+    """⟨E⟩ = offset + h·⟨s⟩ + ½ Σ_(i,j) J_ij ⟨s_i s_j⟩ (pairwise programs; k-body terms not included)."""
+    return float(ir.offset + ir.h @ m + 0.5 * ir.J.data @ C)
+
+
 def acp_gradient(ir, m: np.ndarray, C: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
     return 0.5 * np.asarray((m[rows] * m[cols] - C) @ ir.weights.dJ)
@@ -205,7 +210,8 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     backend = get_backend(opts.backend)
     beta = ir.beta if ir.beta is not None else 1.0
     latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
-    persistent = [None] * T
+    persistent = [None]                      # the stacked model's chains, carried from batch to batch
+    stack = StackedSteps(ir, spec, T)
     metrics = []
     good = thetas.copy()
     interrupted = False
@@ -220,11 +226,8 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
                 traj = [x0]
                 for t in range(1, T + 1):
                     traj.append(spec.noise.forward(traj[-1], t, rng))
-                for t in range(1, T + 1):
-                    if _diverged(thetas):
-                        break
-                    row = _train_step(ir, spec, t, thetas, traj[t - 1], traj[t], latent, persistent, lambdas, adam,
-                                      opts, backend, beta, rng)
+                for row in _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, adam, opts,
+                                        backend, beta, rng):
                     row.update({"epoch": epoch, "batch": b, "seconds": time.perf_counter() - t_start})
                     metrics.append(row)
                     if log_path:
@@ -257,57 +260,125 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     return model
 
 
-def _train_step(ir, spec, t, thetas, x_prev, x_next, latent, persistent, lambdas, adam, opts, backend, beta, rng):
-    model = step_ir(ir, spec, t, thetas[t - 1])
-    base = ir.with_weights(thetas[t - 1])
-    n, d, B = ir.num_spins, len(spec.data_index), len(x_prev)
-    copies = np.arange(n, n + d)
+def stacked_steps(ir, spec, thetas: np.ndarray):
+    """All T step models side by side as one block-diagonal model, so one sampler call serves every
+    step (the models share nothing: the joint distribution is the product of the steps')."""
+    return StackedSteps(ir, spec, len(thetas)).model(thetas), ir.num_spins + len(spec.data_index)
+
+
+class StackedSteps:
+    """The block-diagonal model of all T steps, built once; each update only refreshes its J and h
+    data through the weights' affine map (the sparsity never changes)."""
+
+    def __init__(self, ir, spec, T: int):
+        from dataclasses import replace
+
+        import scipy.sparse as sp
+
+        from ..ir import _freeze_csr, _frozen
+        self.ir, self.T = ir, T
+        zero = np.zeros((T, ir.weights.num_weights))
+        models = [step_ir(ir, spec, t, zero[t - 1]) for t in range(1, T + 1)]
+        self.size = models[0].num_spins
+        offsets = np.arange(T) * self.size
+        J = sp.csr_array(sp.block_diag([m.J for m in models], format="csr"))
+        J.sort_indices()
+        self.J_indices, self.J_indptr = J.indices, J.indptr
+        self.J0 = J.data.copy()                         # the data at θ = 0
+        # where each base coupling entry of step t sits in the stacked data
+        n_tot = T * self.size
+        keys = np.repeat(np.arange(n_tot), np.diff(J.indptr)) * n_tot + J.indices
+        base = ir.with_weights(zero[0])
+        brow = np.repeat(np.arange(ir.num_spins), np.diff(base.J.indptr))
+        self.positions = [np.searchsorted(keys, (brow + o) * n_tot + base.J.indices + o) for o in offsets]
+        self.h0 = np.concatenate([m.h for m in models])
+        self.offsets = offsets
+        kbody = {}
+        for k in models[0].kbody:
+            kbody[k] = (np.concatenate([m.kbody[k][0] + o for m, o in zip(models, offsets)]),
+                        np.concatenate([m.kbody[k][1] for m in models]))
+        self.template = replace(models[0], num_spins=n_tot, h=_frozen(self.h0), J=_freeze_csr(J),
+                                colors=_frozen(np.concatenate([m.colors for m in models])),
+                                clamp_index=_frozen(np.concatenate([m.clamp_index + o for m, o in zip(models, offsets)])),
+                                clamp_value=_frozen(np.concatenate([m.clamp_value for m in models])),
+                                kbody=kbody, layout={"__steps": (0, (n_tot,), "spin")}, chains=())
+
+    def model(self, thetas: np.ndarray):
+        from dataclasses import replace
+
+        import scipy.sparse as sp
+
+        from ..ir import _freeze_csr, _frozen
+        w = self.ir.weights
+        data = self.J0.copy()
+        h = self.h0.copy()
+        n = self.ir.num_spins
+        for t in range(self.T):
+            data[self.positions[t]] += w.dJ @ thetas[t]
+            h[self.offsets[t]:self.offsets[t] + n] += w.dh @ thetas[t]
+        J = sp.csr_array((data, self.J_indices, self.J_indptr), shape=self.template.J.shape)
+        return replace(self.template, J=_freeze_csr(J), h=_frozen(h))
+
+
+def _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, adam, opts, backend, beta, rng):
+    """One gradient step for every denoising step on one batch: two sampler calls in all."""
+    T = len(thetas)
+    n, d, B = ir.num_spins, len(spec.data_index), len(traj[0])
+    model, size = stack.model(thetas), stack.size
+    offsets = np.arange(T) * size
+    copies = np.concatenate([o + n + np.arange(d) for o in offsets])
+    x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
+    data = np.concatenate([o + spec.data_index for o in offsets])
+    x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)
     k, spacing = opts.samples_per_estimate, opts.spacing
+    common = dict(chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing, beta=beta)
     updates = 0
-    # positive phase: x_{t−1} and x_t clamped; latents sampled
-    if len(latent):
-        init = _initial(persistent[t - 1], B, n, d, rng)
-        init[:, spec.data_index] = x_prev
-        init[:, n:] = x_next
-        res = backend.sample(model, chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing,
-                             seed=int(rng.integers(2**31)), initial=init, beta=beta,
-                             clamp_spins=(np.r_[spec.data_index, copies], np.concatenate([x_prev, x_next], axis=1)))
-        pos = res.samples[:, :n]
+    if persistent[0] is None or persistent[0].shape != (B, T * size):
+        persistent[0] = (2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8)
+    if len(latent):                                   # positive phase: x_{t−1} and x_t clamped, latents sampled
+        init = persistent[0].copy()
+        init[:, data], init[:, copies] = x_prev, x_next
+        res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init,
+                             clamp_spins=(np.r_[data, copies], np.concatenate([x_prev, x_next], axis=1)), **common)
+        pos_all = res.samples
         updates += res.info["spin_updates"]
     else:
-        pos = np.zeros((B, n), dtype=np.int8)
-        pos[:, spec.data_index] = x_prev
-        pos[:, ir.clamp_index] = ir.clamp_value
-    # model phase: only x_t clamped; persistent chains
-    init = _initial(persistent[t - 1], B, n, d, rng)
-    init[:, n:] = x_next
-    res = backend.sample(model, chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing,
-                         seed=int(rng.integers(2**31)), initial=init, beta=beta,
-                         clamp_spins=(copies, x_next))
+        pos_all = np.zeros((B, T * size), dtype=np.int8)
+        pos_all[:, data] = x_prev
+        pos_all[:, np.concatenate([o + ir.clamp_index for o in offsets])] = np.tile(ir.clamp_value, T)
+    init = persistent[0].copy()                       # model phase: only x_t clamped; persistent chains
+    init[:, copies] = x_next
+    res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init, clamp_spins=(copies, x_next), **common)
     updates += res.info["spin_updates"]
-    neg = res.samples[:, :n]
-    persistent[t - 1] = res.samples.reshape(B, k, n + d)[:, -1, :].copy()
-    m_pos, C_pos, _, _ = pair_means(base, pos)
-    m_neg, C_neg, rows, cols = pair_means(base, neg)
-    grad = beta * (mean_energy_gradient(base, m_pos, C_pos) - mean_energy_gradient(base, m_neg, C_neg))
-    grad = grad + opts.weight_decay * thetas[t - 1]
-    rho = lag_autocorrelation(neg.reshape(B, k, n)[:, :, :])
-    lam = lambdas[t - 1]
-    if opts.acp:
-        if rho > opts.acp_target:
-            lam = max(lam * (1 + opts.acp_rate), opts.acp_start)
-        elif rho < opts.acp_target / 2:
-            lam = lam * (1 - opts.acp_rate)
-            if lam < opts.acp_floor:
-                lam = 0.0
-        lambdas[t - 1] = lam
-        if lam > 0:
-            grad = grad + lam * acp_gradient(base, m_neg, C_neg, rows, cols)
-    thetas[t - 1] = adam.step(t - 1, thetas[t - 1], grad)
-    e_pos = float(base.energy(pos).mean())
-    e_neg = float(base.energy(neg).mean())
-    return {"step": t, "loss_proxy": beta * (e_pos - e_neg), "grad_norm": float(np.linalg.norm(grad)),
-            "lambda": float(lam), "autocorr": rho, "spin_updates": int(updates)}
+    neg_all = res.samples
+    persistent[0] = neg_all.reshape(B, k, T * size)[:, -1, :].copy()
+    rows = []
+    for t in range(1, T + 1):
+        block = slice(offsets[t - 1], offsets[t - 1] + n)
+        pos, neg = pos_all[:, block], neg_all[:, block]
+        base = ir.with_weights(thetas[t - 1])
+        m_pos, C_pos, _, _ = pair_means(base, pos)
+        m_neg, C_neg, prow, pcol = pair_means(base, neg)
+        grad = beta * (mean_energy_gradient(base, m_pos, C_pos) - mean_energy_gradient(base, m_neg, C_neg))
+        grad = grad + opts.weight_decay * thetas[t - 1]
+        rho = lag_autocorrelation(neg.reshape(B, k, n))
+        lam = lambdas[t - 1]
+        if opts.acp:
+            if rho > opts.acp_target:
+                lam = max(lam * (1 + opts.acp_rate), opts.acp_start)
+            elif rho < opts.acp_target / 2:
+                lam = lam * (1 - opts.acp_rate)
+                if lam < opts.acp_floor:
+                    lam = 0.0
+            lambdas[t - 1] = lam
+            if lam > 0:
+                grad = grad + lam * acp_gradient(base, m_neg, C_neg, prow, pcol)
+        thetas[t - 1] = adam.step(t - 1, thetas[t - 1], grad)
+        with np.errstate(over="ignore", invalid="ignore"):      # ⟨E⟩ is affine in the means we have
+            gap = beta * (mean_energy(base, m_pos, C_pos) - mean_energy(base, m_neg, C_neg))
+        rows.append({"step": t, "loss_proxy": gap, "grad_norm": float(np.linalg.norm(grad)), "lambda": float(lam),
+                     "autocorr": rho, "spin_updates": int(updates) if t == 1 else 0})
+    return rows
 
 
 WEIGHT_LIMIT = 1e30         # weights past this make energies overflow: training has diverged
@@ -315,12 +386,6 @@ WEIGHT_LIMIT = 1e30         # weights past this make energies overflow: training
 
 def _diverged(thetas: np.ndarray) -> bool:
     return not np.all(np.isfinite(thetas)) or float(np.abs(thetas).max(initial=0.0)) > WEIGHT_LIMIT
-
-
-def _initial(prev, B, n, d, rng):
-    if prev is not None and len(prev) == B:
-        return prev.copy()
-    return (2 * rng.integers(0, 2, size=(B, n + d)) - 1).astype(np.int8)
 
 
 def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int):
