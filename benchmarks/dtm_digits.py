@@ -51,6 +51,10 @@ def main(argv=None):
     ap.add_argument("--sweeps", type=int, default=25)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--num", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=20, help="warm-up sweeps per gradient estimate")
+    ap.add_argument("--spacing", type=int, default=2, help="sweeps between the samples of an estimate")
+    ap.add_argument("--acp-target", type=float, default=0.3)
+    ap.add_argument("--tag", default="", help="suffix of the JSON and PNG names")
     args = ap.parse_args(argv)
     from sklearn.neural_network import MLPClassifier
     bits, labels = binarized_digits()
@@ -72,7 +76,8 @@ def main(argv=None):
     rows, grids = [], {}
     for name, prog, opts in runs:
         t = time.perf_counter()
-        model = pb.train(prog, bits[train_idx], epochs=args.epochs, seed=0, lr=0.02, batch_size=100, **opts)
+        model = pb.train(prog, bits[train_idx], epochs=args.epochs, seed=0, lr=0.02, batch_size=100,
+                         warmup_sweeps=args.warmup, spacing=args.spacing, acp_target=args.acp_target, **opts)
         train_s = time.perf_counter() - t
         t = time.perf_counter()
         gen = model.generate(num=args.num, seed=1)
@@ -92,7 +97,7 @@ def main(argv=None):
     ref = {"model": "held-out vs train digits", "frechet": frechet(features(clf, bits[train_idx][:500].astype(float)), f_held),
            "mmd": mmd(bits[train_idx][:500].astype(float), held, sigma)}
     print(f"{'data itself':16} Fréchet {ref['frechet']:8.3f}  MMD {ref['mmd']:.4f}")
-    path = write_json("dtm_digits", {"settings": vars(args), "rows": rows, "reference": ref})
+    path = write_json("dtm_digits" + args.tag, {"settings": vars(args), "rows": rows, "reference": ref})
     print(f"wrote {path}")
     try:
         import matplotlib
@@ -111,8 +116,8 @@ def main(argv=None):
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / "dtm_digits.png", dpi=100)
-    print(f"wrote {ROOT / 'docs' / 'dtm_digits.png'}")
+    fig.savefig(ROOT / "docs" / f"dtm_digits{args.tag}.png", dpi=100)
+    print(f"wrote {ROOT / 'docs' / f'dtm_digits{args.tag}.png'}")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--num", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="small settings for a smoke run")
+    ap.add_argument("--seeds", type=int, default=3, help="independent repetitions of the noise comparison")
     args = ap.parse_args(argv)
     if args.quick:
         args.epochs, args.num = 2, 256
@@ -91,20 +92,32 @@ def main(argv=None):
              ("ea3d", "ea3d_pt.pb", "ea_dtm.pb", 4, (4, 4, 4), {"replicas": 12, "beta_min": 0.2}, True)]
     for name, target_path, dtm_path, L, shape, tempering, glass in cases:
         target = pb.compile(f"examples/{target_path}", params={"L": L})
-        t = time.perf_counter()
-        train_data = reference(target, args.num, seed=1, tempering=tempering)
-        ref = reference(target, args.num, seed=2, tempering=tempering)
-        results["cases"][name] = {"reference_seconds": time.perf_counter() - t}
+        keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd"] if glass else [])
+        results["cases"][name] = {"seeds": []}
+        for seed in range(args.seeds):
+            train_data = reference(target, args.num, seed=1 + 10 * seed, tempering=tempering)
+            ref = reference(target, args.num, seed=2 + 10 * seed, tempering=tempering)
+            per_seed = {}
+            for noise in NOISES:
+                prog = dtm_program(dtm_path, noise, "cosine", 4, 50, L)
+                t = time.perf_counter()
+                model = pb.train(prog, train_data, epochs=args.epochs, seed=seed, lr=0.03, batch_size=64)
+                gen = model.generate(num=args.num, seed=3 + seed).samples[:, :target.ir.num_spins]
+                row = compare(target.ir, ref, gen, shape, glass)
+                row["seconds"] = time.perf_counter() - t
+                per_seed[noise] = row
+                if seed == 0:
+                    results["cases"][name][noise] = row           # the run the figures show
+                print(f"{name:8} seed {seed} {noise:12} " + "  ".join(f"{k} {row[k]:.4f}" for k in keys), flush=True)
+            results["cases"][name]["seeds"].append({n: {k: r[k] for k in keys} for n, r in per_seed.items()})
+        summary = {}
         for noise in NOISES:
-            prog = dtm_program(dtm_path, noise, "cosine", 4, 50, L)
-            t = time.perf_counter()
-            model = pb.train(prog, train_data, epochs=args.epochs, seed=0, lr=0.03, batch_size=64)
-            gen = model.generate(num=args.num, seed=3).samples[:, :target.ir.num_spins]
-            row = compare(target.ir, ref, gen, shape, glass)
-            row["seconds"] = time.perf_counter() - t
-            results["cases"][name][noise] = row
-            keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd"] if glass else [])
-            print(f"{name:8} {noise:12} " + "  ".join(f"{k} {row[k]:.4f}" for k in keys), flush=True)
+            summary[noise] = {k: [float(np.mean([s_[noise][k] for s_ in results["cases"][name]["seeds"]])),
+                                  float(np.std([s_[noise][k] for s_ in results["cases"][name]["seeds"]], ddof=1))
+                                  if args.seeds > 1 else float("nan")] for k in keys}
+            summary[noise]["wins"] = sum(all(s_[noise][k] < s_[other][k] for k in keys[:1])
+                                         for s_ in results["cases"][name]["seeds"] for other in NOISES if other != noise)
+        results["cases"][name]["summary"] = summary
     # steps vs accuracy, 2D
     target = pb.compile("examples/ising2d_open.pb")
     train_data = reference(target, args.num, seed=1)
