@@ -86,8 +86,10 @@ def test_ctrl_c_keeps_samples_and_exits_130(tmp_path):
     out = tmp_path / "s.npz"
     proc = subprocess.Popen([sys.executable, "-m", "pbitlang.cli.pbit", "run", ISING, "-D", "L=64",
                              "--chains", "8", "--sweeps", "1000000", "--burn-in", "0", "--thin", "100",
-                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+                             "--progress", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stderr.readline()                 # sampling has started once the first progress line comes
+    assert first.startswith("sampling:"), first
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

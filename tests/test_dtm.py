@@ -238,3 +238,30 @@ def test_stacked_steps_are_the_step_models_side_by_side(path):
     parts = [step_ir(prog.ir, spec, t, theta[t - 1]).energy(S[:, (t - 1) * stack.size:t * stack.size])
              for t in range(1, spec.steps + 1)]
     np.testing.assert_allclose(model.energy(S), np.sum(parts, axis=0), rtol=1e-12, atol=1e-9)
+
+
+def test_ctrl_c_during_training_keeps_the_last_weights(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    prog = tmp_path / "rbm.pb"
+    prog.write_text(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    np.save(tmp_path / "d.npy", two_patterns(512))
+    out = tmp_path / "t.pbir"
+    proc = subprocess.Popen([sys.executable, "-m", "pbitlang.cli.pbit", "train", str(prog), "--data",
+                             str(tmp_path / "d.npy"), "--epochs", "100000", "-o", str(out), "--checkpoint",
+                             str(tmp_path / "ck")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "ck" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.2)                          # interrupt only once training is under way
+    assert metrics.exists(), "training never started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    model = pb.load(out)
+    assert isinstance(model, TrainedModel) and np.all(np.isfinite(model.thetas))
+    assert (tmp_path / "ck" / "checkpoint.npz").exists()

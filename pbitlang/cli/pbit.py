@@ -34,6 +34,7 @@ def build_parser() -> Parser:
     r.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other backend option")
     r.add_argument("-o", "--output", help="write samples (npz + JSON)")
     r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    r.add_argument("--progress", action="store_true", help="progress lines on stderr even when it is not a terminal")
     sub.add_parser("backends", help="list installed backends")
     t = sub.add_parser("train", help="train a denoising chain on data")
     t.add_argument("program")
@@ -84,8 +85,9 @@ def _beta(text, burn_in, sweeps):
         raise OptionError(f"--beta takes a number or LO:HI, got '{text}'") from None
 
 
-def _progress():
-    if not sys.stderr.isatty():
+def _progress(force: bool = False):
+    tty = sys.stderr.isatty()
+    if not tty and not force:
         return None
     last = [-1]
 
@@ -93,8 +95,11 @@ def _progress():
         pct = int(100 * done / max(total, 1))
         if pct != last[0]:
             last[0] = pct
-            print(f"\rsampling: {pct:3d}% ({done}/{total} sweeps)", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
+            line = f"sampling: {pct:3d}% ({done}/{total} sweeps)"
+            if tty:
+                print("\r" + line, end="" if done < total else "\n", file=sys.stderr, flush=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
     return report
 
 
@@ -132,8 +137,8 @@ def _run(args) -> int:
             raise OptionError(f"--option expects KEY=VALUE, got '{item}'")
         key, value = item.split("=", 1)
         options[key.strip()] = _value(value.strip())
-    progress = _progress()
-    if progress is not None and "progress" in backend.options and not args.json:
+    progress = _progress(args.progress)
+    if progress is not None and "progress" in backend.options and (args.progress or not args.json):
         options["progress"] = progress
     res = backend.sample(prog.ir, **options)
     if args.output:

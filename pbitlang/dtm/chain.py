@@ -141,6 +141,8 @@ class DenoisingChain:
                 opts["initial"] = init
             res = be.sample(model, chains=num, sweeps=sweeps, burn_in=0, thin=sweeps, beta=beta,
                             seed=int(rng.integers(2**31)), clamp_spins=(np.arange(n, n + d), x), **opts)
+            if res.info.get("interrupted"):                # a partial step is no sample: stop generating
+                raise KeyboardInterrupt
             state = res.samples[:, :n].copy()
             x = state[:, self.spec.data_index].copy()
             energy += res.info.get("energy_per_sample_J", 0.0)

@@ -340,6 +340,7 @@ def _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, ada
         init[:, data], init[:, copies] = x_prev, x_next
         res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init,
                              clamp_spins=(np.r_[data, copies], np.concatenate([x_prev, x_next], axis=1)), **common)
+        _check_interrupted(res)
         pos_all = res.samples
         updates += res.info["spin_updates"]
     else:
@@ -349,6 +350,7 @@ def _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, ada
     init = persistent[0].copy()                       # model phase: only x_t clamped; persistent chains
     init[:, copies] = x_next
     res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init, clamp_spins=(copies, x_next), **common)
+    _check_interrupted(res)
     updates += res.info["spin_updates"]
     neg_all = res.samples
     persistent[0] = neg_all.reshape(B, k, T * size)[:, -1, :].copy()
@@ -379,6 +381,12 @@ def _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, ada
         rows.append({"step": t, "loss_proxy": gap, "grad_norm": float(np.linalg.norm(grad)), "lambda": float(lam),
                      "autocorr": rho, "spin_updates": int(updates) if t == 1 else 0})
     return rows
+
+
+def _check_interrupted(res):
+    """A sampler stopped by Ctrl-C returns what it had; inside training that is not an estimate."""
+    if res.info.get("interrupted"):
+        raise KeyboardInterrupt
 
 
 WEIGHT_LIMIT = 1e30         # weights past this make energies overflow: training has diverged
