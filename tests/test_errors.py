@@ -166,7 +166,9 @@ def test_data_file_errors(tmp_path):
     assert "dimension 1 = 2" in error_of(prog).message
     (tmp_path / "edges.txt").write_text("0 1\n2 3\n")
     assert pb.compile(prog).ir.num_spins == 4
-    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(tmp_path / "obj.npy", "wb") as fh:            # an object-array header: loading must refuse it
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+        fh.write(b"\x80\x04not data")
     prog.write_text('param E: int[_] = load("obj.npy");\n')
     assert isinstance(error_of(prog), pb.DataError)
     prog.write_text('param E: int[_] = load("edges.bin");\n')
