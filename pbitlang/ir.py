@@ -150,12 +150,6 @@ class IR:
     def num_couplings(self) -> int:
         return int(self.J.nnz // 2)
 
-    @property
-    def free_mask(self) -> np.ndarray:
-        m = np.ones(self.num_spins, dtype=bool)
-        m[self.clamp_index] = False
-        return m
-
     # ---- evaluation
     def _as_spins(self, states) -> np.ndarray:
         S = np.asarray(states)
@@ -194,12 +188,6 @@ class IR:
         lead = states.shape[:-1]
         S = self._as_spins(states)
         return {c.name: c.amounts(S, tol).reshape(lead + (c.num_instances,)) for c in self.constraints}
-
-    def spins_from_values(self, name: str, values) -> np.ndarray:
-        """Declared-shape values of one variable (bits as 0/1) → its ±1 spins, flat."""
-        start, shape, kind = self.layout[name]
-        v = np.asarray(values).reshape(-1, math.prod(shape)) if shape else np.asarray(values).reshape(-1, 1)
-        return (2 * v - 1).astype(np.int8) if kind == "bit" else v.astype(np.int8)
 
     def with_weights(self, theta) -> "IR":
         """The same program with weights θ (the affine map applied exactly)."""

@@ -267,3 +267,13 @@ def test_ctrl_c_during_training_keeps_the_last_weights(tmp_path):
     model = pb.load(out)
     assert isinstance(model, TrainedModel) and np.all(np.isfinite(model.thetas))
     assert (tmp_path / "ck" / "checkpoint.npz").exists()
+
+
+def test_equilibrium_samples_make_training_data():
+    from pbitlang.dtm.data import equilibrium_samples
+    prog = pb.compile("examples/ising2d_open.pb", params={"L": 6})
+    data = equilibrium_samples(prog, "s", num=100, sweeps_between=5, burn_in=100, chains=8, seed=1)
+    assert data.shape == (100, 36) and set(np.unique(data)) <= {-1, 1}
+    ising = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)").replace("V: int = 16", "V: int = 36"))
+    spec = chain_spec(ising.ir)
+    assert len(spec.data_index) == 36

@@ -155,8 +155,7 @@ class _Lowering:
             residual = [c for c in chunks]
             with_slack = residual + (self.slack(con, residual, M) if con.op != "==" else [])
             self.add(square(with_slack, penalty, self.c.limits.max_terms, con.span), tid)
-            stored_op = con.op
-            out.append(Constraint(con.name, stored_op if stored_op != ">=" else ">=", grid.sizes, grid.flat,
+            out.append(Constraint(con.name, con.op, grid.sizes, grid.flat,
                                   penalty, merge([_sign(c, 1 if con.op != ">=" else -1) for c in residual], M),
                                   str(con.span)))
         return tuple(out)

@@ -165,10 +165,9 @@ class _Expander:
             e = int(e)
             if e > self.limits.max_power:
                 raise LimitError(f"power {e} of variables is over the limit of {self.limits.max_power}", node.span)
-            base = self.poly(node.base, rename)
             out = {((), ()): sympy.Integer(1)}
-            for _ in range(e):
-                out = self.mul(out, base if e == 1 else self.relabel(base, rename, node.base), node)
+            for _ in range(e):                 # each factor re-expanded: its sums get their own binders
+                out = self.mul(out, self.poly(node.base, rename), node)
             return out
         if isinstance(node, ast.Sum):
             inner = dict(rename)
@@ -190,10 +189,6 @@ class _Expander:
             raise CompileError(f"{node.func}() of a variable is not a polynomial; functions apply to constants only",
                                node.span)
         raise CompileError("a condition is not a number here; put conditions in a 'where' guard", node.span)
-
-    def relabel(self, poly, rename, node):
-        """Re-expand a factor so that each copy in a power has its own sum binders."""
-        return self.poly(node, rename)
 
     def mul(self, a: dict, b: dict, node) -> dict:
         if len(a) * len(b) > self.limits.max_monomials:
