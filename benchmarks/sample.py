@@ -1,6 +1,7 @@
 """Sampling speed: spin updates per ns of each backend beside the C roofline probe, same run.
 
-Rows: 2D Ising L=64 × 64 chains, L=256 × 16 chains, 3D L=16 × 64 chains.  Each
+Rows: 2D Ising L=64 × 64 chains, L=256 × 16 chains, 3D L=16 × 64 chains.  The probe is one
+core; rows marked "all threads" use every core (numba's threads) and are not a like-for-like ratio.  Each
 backend's rate is (free spins × chains × sweeps) / wall time of the whole
 sample() call (setup, sampling, recording), best of three.  Prints a table and
 writes benchmarks/results/sample.json."""
@@ -19,7 +20,9 @@ CASES = [("ising2d", 64, 64, 2), ("ising2d", 256, 16, 2), ("ea3d", 16, 64, 3)]
 RUNS = [("reference", {"thin": 10}, "reference (keep 1/10)"),
         ("reference", {"thin": 1}, "reference (keep all)"),
         ("emulator", {"thin": 10, "fabric": "ideal"}, "emulator ideal (1/10)"),
-        ("emulator", {"thin": 10, "fabric": "fpga"}, "emulator fpga (1/10)")]
+        ("emulator", {"thin": 10, "fabric": "fpga"}, "emulator fpga (1/10)"),
+        ("emulator", {"thin": 10, "fabric": "ideal", "threads": "auto"}, "emulator ideal, all threads"),
+        ("emulator", {"thin": 10, "fabric": "fpga", "threads": "auto"}, "emulator fpga, all threads")]
 
 
 def rate(prog, backend, sweeps, chains, opts) -> float:

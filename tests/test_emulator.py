@@ -202,3 +202,19 @@ def test_cli_runs_the_emulator(capsys):
                  "--sweeps", "50", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["backend"] == "emulator" and data["energy_per_sample_J"] > 0 and data["latency_per_sample_s"] > 0
+
+
+@pytest.mark.parametrize("rng", [{"kind": "perfect"}, {"kind": "xorshift32"}, {"kind": "galois", "width": 16},
+                                 {"kind": "analog", "bias_sigma": 0.01, "decorrelation_time_s": 1e-7}])
+def test_threads_give_the_same_samples(rng):
+    prog = small_model()
+    one = prog.sample("emulator", fabric="fpga", fabric_overrides={"rng": rng}, chains=6, sweeps=30, seed=4)
+    two = prog.sample("emulator", fabric="fpga", fabric_overrides={"rng": rng}, chains=6, sweeps=30, seed=4, threads=2)
+    assert np.array_equal(one.samples, two.samples)
+    ideal = prog.sample("emulator", chains=5, sweeps=30, seed=4, threads=1,
+                        fabric_overrides={"clock": {"mode": "async", "frequency_hz": 1e9, "update_probability": 0.3}})
+    ideal2 = prog.sample("emulator", chains=5, sweeps=30, seed=4, threads=3,
+                         fabric_overrides={"clock": {"mode": "async", "frequency_hz": 1e9, "update_probability": 0.3}})
+    assert np.array_equal(ideal.samples, ideal2.samples)
+    with pytest.raises(pb.BackendError, match="threads"):
+        prog.sample("emulator", sweeps=2, threads=0)

@@ -25,6 +25,17 @@ from .quantize import activation_table, input_window, lut_shift, quantize
 CHUNK_UPDATES = 5e7          # spin updates per kernel call: Ctrl-C and progress are checked between calls
 
 
+def chain_groups(chains: int, threads) -> np.ndarray:
+    """Boundaries of the chain groups that run in parallel (one group per thread)."""
+    import numba
+    if threads == "auto":
+        threads = numba.get_num_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise BackendError(f"threads must be an integer ≥ 1 or 'auto', got {threads!r}")
+    g = max(1, min(int(threads), chains))
+    return np.linspace(0, chains, g + 1).astype(np.int64)
+
+
 def fabrics() -> dict:
     """name → description of the built-in fabric profiles."""
     return builtin_fabrics()
@@ -41,10 +52,13 @@ class EmulatorBackend(Backend):
     options = {**COMMON_OPTIONS,
                "fabric": f"fabric profile: a name ({', '.join(builtin_fabrics())}), a path to a .json profile, "
                          "or a dict (default 'ideal')",
-               "fabric_overrides": "change profile settings, e.g. {'arithmetic': {'weight_bits': 4}}"}
+               "fabric_overrides": "change profile settings, e.g. {'arithmetic': {'weight_bits': 4}}",
+               "threads": "host threads sharing the chains (default 1; 'auto': all numba threads); the "
+                          "samples are the same for any number"}
 
     def sample(self, ir, **options):
         fabric = load_fabric(options.pop("fabric", "ideal") or "ideal")
+        threads = options.pop("threads", 1)
         overrides = options.pop("fabric_overrides", None)
         if overrides:
             fabric = fabric.with_overrides(overrides)
@@ -68,6 +82,7 @@ class EmulatorBackend(Backend):
             cycles = ticks
         else:
             q, ticks, cycles = 1.0, 0, max(ir.num_colors, 1)
+        groups = chain_groups(C, threads)
         sched = np.random.SeedSequence(int(seeds[1])).generate_state(2 * C, dtype=np.uint64)
         s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
         snapshot = np.empty_like(S)
@@ -79,10 +94,11 @@ class EmulatorBackend(Backend):
             kb = kbody_table(ir)
             run = lambda a, b, kept: kernels.drive_exact(  # noqa: E731
                 order, block_ptr, ticks, q, J.indptr.astype(np.int64), J.indices.astype(np.int64), Jf, hf,
-                spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b, spec.burn_in, spec.thin, record, kept, *kb)
+                spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b, spec.burn_in, spec.thin, record, kept, *kb,
+                groups)
         else:
             run, extra = self._fixed_runner(ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot,
-                                            record, seeds, cycles)
+                                            record, seeds, cycles, groups)
             info.update(extra)
         t1 = time.perf_counter()
         kept, done, interrupted = 0, 0, False
@@ -104,7 +120,8 @@ class EmulatorBackend(Backend):
         info.update(run_info(self.name, spec, ir, ir.num_colors, done, C, t0, t1, t2, interrupted))
         return SampleResult(ir, samples, C, info)
 
-    def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles):
+    def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles,
+                      groups):
         ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
         J = ir.J
         qz = quantize(ir, ar)
@@ -152,7 +169,7 @@ class EmulatorBackend(Backend):
                                        table_of_sweep.astype(np.int64), np.int32(window), np.int32(shift),
                                        np.int32(qz.acc_max), lut_bits, use_var, gain, offset, bias_q, kind, s0, s1,
                                        pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,
-                                       spec.thin, record, kept)
+                                       spec.thin, record, kept, groups)
         return run, extra
 
 

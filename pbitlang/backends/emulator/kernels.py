@@ -11,7 +11,7 @@ or per p-bit and chain xorshift32 / Galois LFSR words, or the analog model
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 M32 = np.uint64(0xFFFFFFFF)
 LOG2E = np.float32(1.4426950408889634)
@@ -56,35 +56,35 @@ def _galois(x, taps, width):
 
 @njit(fastmath=True, cache=True)
 def update_exact(spins, S_read, S_write, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp, e_int,
-                 kb_ptr, kb_coeff, kb_others):
+                 kb_ptr, kb_coeff, kb_others, c0, c1):
     """Heat-bath update of `spins` in float32 with a perfect RNG; p(+1) = 1 / (1 + 2^(2βf·log2 e)).
 
     2^x = 2^m · 2^f with m = round(x) (built in the exponent bits) and |f| ≤ ½ (a degree-6
     polynomial, relative error ≈ 1e-7: float32 rounding).  With q_update < 1 (asynchronous
     clocking) each p-bit takes its new value only with probability q_update."""
-    C = S_write.shape[1]
+    u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     ef = e_int.view(np.float32)
     scale = np.float32(2.0 * beta) * LOG2E
     for i in spins:
-        for c in range(C):
+        for c in range(u0, u1):
             acc[c] = h[i]
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
             w = J[k]
-            for c in range(C):
+            for c in range(u0, u1):
                 acc[c] += w * np.float32(S_read[j, c])
         for e in range(kb_ptr[i], kb_ptr[i + 1]):         # k-body factors: c·Π of the other members
-            for c in range(C):
+            for c in range(u0, u1):
                 t[c] = kb_coeff[e]
             for q in range(kb_others.shape[1]):
                 j = kb_others[e, q]
                 if j < 0:
                     break
-                for c in range(C):
+                for c in range(u0, u1):
                     t[c] *= np.float32(S_read[j, c])
-            for c in range(C):
+            for c in range(u0, u1):
                 acc[c] += t[c]
-        for c in range(C):
+        for c in range(u0, u1):
             x = min(max(acc[c] * scale, np.float32(-126.0)), np.float32(126.0))
             m = np.int32(x + np.float32(127.5))                # round(x) + 127, by truncation of a positive
             f = x - np.float32(m - 127)
@@ -92,16 +92,16 @@ def update_exact(spins, S_read, S_write, indptr, indices, J, h, beta, s0, s1, q_
                 np.float32(0.05550411) + f * (np.float32(0.00961813) + f * (np.float32(0.00133336)
                                                                           + f * np.float32(0.00015404))))))
             e_int[c] = m << np.int32(23)
-        for c in range(C):
+        for c in range(u0, u1):
             p = np.float32(1.0) / (np.float32(1.0) + pp[c] * ef[c])
             r = _next(s0, s1, c)
             u = np.float32(r >> np.uint64(40)) * np.float32(5.9604645e-08)
             t[c] = np.float32(1.0) if u < p else np.float32(-1.0)
         if q_update >= 1.0:
-            for c in range(C):
+            for c in range(u0, u1):
                 S_write[i, c] = np.int8(t[c])
         else:
-            for c in range(C):
+            for c in range(u0, u1):
                 r2 = _next(s0, s1, c)
                 if np.float64(r2 >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
                     S_write[i, c] = np.int8(t[c])
@@ -110,36 +110,36 @@ def update_exact(spins, S_read, S_write, indptr, indices, J, h, beta, s0, s1, q_
 @njit(fastmath=True, cache=True)
 def update_fixed(spins, S_read, S_write, indptr, indices, Jq, hq, table, window, shift, acc_max, lut_bits,
                  use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
-                 q_update, acc, rnd):
+                 q_update, acc, rnd, c0, c1):
     """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits."""
-    C = S_write.shape[1]
+    u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     top = np.uint64(64 - lut_bits)
     low = np.uint64(32 - lut_bits)
     tmax = np.int64(1) << np.int64(lut_bits)
     for i in spins:
-        for c in range(C):
+        for c in range(u0, u1):
             acc[c] = -hq[i]
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
             w = Jq[k]
-            for c in range(C):
+            for c in range(u0, u1):
                 acc[c] -= w * np.int32(S_read[j, c])
         # random words for this p-bit, one per chain
         if rng_kind == 0:
-            for c in range(C):
+            for c in range(u0, u1):
                 rnd[c] = _next(s0, s1, c) >> top
         elif rng_kind == 1:
-            for c in range(C):
+            for c in range(u0, u1):
                 x = _xorshift32(pstate[i, c])
                 pstate[i, c] = x
                 rnd[c] = x >> low
         elif rng_kind == 2:
-            for c in range(C):
+            for c in range(u0, u1):
                 x = _galois(pstate[i, c], taps, width)
                 pstate[i, c] = x
                 rnd[c] = (x & M32) >> low if width >= 32 else ((x << np.uint64(32 - width)) & M32) >> low
         else:
-            for c in range(C):
+            for c in range(u0, u1):
                 r = _next(s0, s1, c)
                 if (r & M32) >= hold_threshold:         # the analog source decorrelated: a fresh value
                     hold[i, c] = r >> top
@@ -147,7 +147,7 @@ def update_fixed(spins, S_read, S_write, indptr, indices, Jq, hq, table, window,
         b = bias_q[i]
         g = gain[i]
         o = offset[i]
-        for c in range(C):
+        for c in range(u0, u1):
             a = acc[c]
             if a > acc_max:
                 a = acc_max
@@ -159,82 +159,165 @@ def update_fixed(spins, S_read, S_write, indptr, indices, Jq, hq, table, window,
                 a = window
             elif a < -window:
                 a = -window
-            T = table[(a + window) >> shift] + b
+            T = table[np.uint64((a + window) >> shift)] + b
             acc[c] = 1 if np.int64(rnd[c]) < T or T >= tmax else -1
         if q_update >= 1.0:
-            for c in range(C):
+            for c in range(u0, u1):
                 S_write[i, c] = np.int8(acc[c])
         else:
-            for c in range(C):
+            for c in range(u0, u1):
                 r2 = _next(s0, s1, c)
                 if np.float64(r2 >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
                     S_write[i, c] = np.int8(acc[c])
 
 
 @njit(cache=True)
-def record_state(S, record, k):
-    """record[c, k, i] = S[i, c]."""
-    n, C = S.shape
-    for c in range(C):
+def record_state(S, record, k, c0, c1):
+    """record[c, k, i] = S[i, c] for the chains c0..c1-1."""
+    n = S.shape[0]
+    for c in range(c0, c1):
         for i in range(n):
             record[c, k, i] = S[i, c]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def drive_exact(blocks, block_ptr, async_ticks, q_update, indptr, indices, J, h, betas, s0, s1, S, snapshot,
-                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others):
-    """Sweeps sweep_from..sweep_to-1 of the exact fabric; returns the number of kept samples so far."""
+                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
+    """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
+    stream is its own, so the samples do not depend on the grouping); returns the kept count."""
     C = S.shape[1]
-    acc = np.empty(C, np.float32)
-    t = np.empty(C, np.float32)
-    pp = np.empty(C, np.float32)
-    e_int = np.empty(C, np.int32)
+    G = len(groups) - 1
+    kept_out = np.zeros(G, np.int64)
     nb = len(block_ptr) - 1
-    for sweep in range(sweep_from, sweep_to):
-        beta = betas[sweep]
-        if async_ticks == 0:
-            for b in range(nb):
-                update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, J, h, beta, s0, s1,
-                             1.0, acc, t, pp, e_int, kb_ptr, kb_coeff, kb_others)
-        else:
-            for _ in range(async_ticks):
-                snapshot[:, :] = S
-                update_exact(blocks, snapshot, S, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp, e_int,
-                             kb_ptr, kb_coeff, kb_others)
-        after = sweep + 1 - burn_in
-        if after > 0 and after % thin == 0 and kept < record.shape[1]:
-            record_state(S, record, kept)
-            kept += 1
-    return kept
+    for g in prange(G):
+        c0, c1 = groups[g], groups[g + 1]
+        acc = np.empty(C, np.float32)
+        t = np.empty(C, np.float32)
+        pp = np.empty(C, np.float32)
+        e_int = np.empty(C, np.int32)
+        k = kept
+        for sweep in range(sweep_from, sweep_to):
+            beta = betas[sweep]
+            if async_ticks == 0:
+                for b in range(nb):
+                    update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, J, h, beta, s0, s1,
+                                 1.0, acc, t, pp, e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+            else:
+                for _ in range(async_ticks):
+                    snapshot[:, c0:c1] = S[:, c0:c1]
+                    update_exact(blocks, snapshot, S, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp,
+                                 e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+            after = sweep + 1 - burn_in
+            if after > 0 and after % thin == 0 and k < record.shape[1]:
+                record_state(S, record, k, c0, c1)
+                k += 1
+        kept_out[g] = k
+    return kept_out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def drive_fixed(blocks, block_ptr, async_ticks, q_update, indptr, indices, Jq, hq, tables, table_of_sweep, window,
                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept):
-    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric; returns the number of kept samples so far."""
+                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups):
+    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count."""
     C = S.shape[1]
-    acc = np.empty(C, np.int32)
-    rnd = np.empty(C, np.uint64)
+    G = len(groups) - 1
+    kept_out = np.zeros(G, np.int64)
     nb = len(block_ptr) - 1
-    for sweep in range(sweep_from, sweep_to):
-        table = tables[table_of_sweep[sweep]]
-        if async_ticks == 0:
-            for b in range(nb):
-                update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, Jq, hq, table, window,
-                             shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps,
-                             width, hold, hold_threshold, 1.0, acc, rnd)
-        else:
-            for _ in range(async_ticks):
-                snapshot[:, :] = S
-                update_fixed(blocks, snapshot, S, indptr, indices, Jq, hq, table, window, shift, acc_max, lut_bits,
-                             use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                             hold_threshold, q_update, acc, rnd)
-        after = sweep + 1 - burn_in
-        if after > 0 and after % thin == 0 and kept < record.shape[1]:
-            record_state(S, record, kept)
-            kept += 1
-    return kept
+    for g in prange(G):
+        c0, c1 = groups[g], groups[g + 1]
+        acc = np.empty(C, np.int32)
+        rnd = np.empty(C, np.uint64)
+        k = kept
+        for sweep in range(sweep_from, sweep_to):
+            table = tables[table_of_sweep[sweep]]
+            if async_ticks == 0:
+                for b in range(nb):
+                    update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, Jq, hq, table, window,
+                                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
+                                 taps, width, hold, hold_threshold, 1.0, acc, rnd, c0, c1)
+            else:
+                for _ in range(async_ticks):
+                    snapshot[:, c0:c1] = S[:, c0:c1]
+                    update_fixed(blocks, snapshot, S, indptr, indices, Jq, hq, table, window, shift, acc_max,
+                                 lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
+                                 hold_threshold, q_update, acc, rnd, c0, c1)
+            after = sweep + 1 - burn_in
+            if after > 0 and after % thin == 0 and k < record.shape[1]:
+                record_state(S, record, k, c0, c1)
+                k += 1
+        kept_out[g] = k
+    return kept_out[0]
+
+
+@njit(cache=True)
+def drive_exact_serial(blocks, block_ptr, async_ticks, q_update, indptr, indices, J, h, betas, s0, s1, S, snapshot,
+                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
+    """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
+    stream is its own, so the samples do not depend on the grouping); returns the kept count."""
+    C = S.shape[1]
+    G = len(groups) - 1
+    kept_out = np.zeros(G, np.int64)
+    nb = len(block_ptr) - 1
+    for g in range(G):
+        c0, c1 = groups[g], groups[g + 1]
+        acc = np.empty(C, np.float32)
+        t = np.empty(C, np.float32)
+        pp = np.empty(C, np.float32)
+        e_int = np.empty(C, np.int32)
+        k = kept
+        for sweep in range(sweep_from, sweep_to):
+            beta = betas[sweep]
+            if async_ticks == 0:
+                for b in range(nb):
+                    update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, J, h, beta, s0, s1,
+                                 1.0, acc, t, pp, e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+            else:
+                for _ in range(async_ticks):
+                    snapshot[:, c0:c1] = S[:, c0:c1]
+                    update_exact(blocks, snapshot, S, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp,
+                                 e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+            after = sweep + 1 - burn_in
+            if after > 0 and after % thin == 0 and k < record.shape[1]:
+                record_state(S, record, k, c0, c1)
+                k += 1
+        kept_out[g] = k
+    return kept_out[0]
+
+
+@njit(cache=True)
+def drive_fixed_serial(blocks, block_ptr, async_ticks, q_update, indptr, indices, Jq, hq, tables, table_of_sweep, window,
+                shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
+                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups):
+    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count."""
+    C = S.shape[1]
+    G = len(groups) - 1
+    kept_out = np.zeros(G, np.int64)
+    nb = len(block_ptr) - 1
+    for g in range(G):
+        c0, c1 = groups[g], groups[g + 1]
+        acc = np.empty(C, np.int32)
+        rnd = np.empty(C, np.uint64)
+        k = kept
+        for sweep in range(sweep_from, sweep_to):
+            table = tables[table_of_sweep[sweep]]
+            if async_ticks == 0:
+                for b in range(nb):
+                    update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, Jq, hq, table, window,
+                                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
+                                 taps, width, hold, hold_threshold, 1.0, acc, rnd, c0, c1)
+            else:
+                for _ in range(async_ticks):
+                    snapshot[:, c0:c1] = S[:, c0:c1]
+                    update_fixed(blocks, snapshot, S, indptr, indices, Jq, hq, table, window, shift, acc_max,
+                                 lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
+                                 hold_threshold, q_update, acc, rnd, c0, c1)
+            after = sweep + 1 - burn_in
+            if after > 0 and after % thin == 0 and k < record.shape[1]:
+                record_state(S, record, k, c0, c1)
+                k += 1
+        kept_out[g] = k
+    return kept_out[0]
 
 
 def galois_period(width: int, taps: int, seed: int = 1) -> int:
