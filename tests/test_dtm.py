@@ -277,3 +277,11 @@ def test_equilibrium_samples_make_training_data():
     ising = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)").replace("V: int = 16", "V: int = 36"))
     spec = chain_spec(ising.ir)
     assert len(spec.data_index) == 36
+
+
+def test_latents_independent_detection():
+    from pbitlang.dtm.train import latents_independent
+    rbm = pb.compile(RBM.replace("NOISE", "flip")).ir
+    assert latents_independent(rbm, np.arange(16, 24))
+    coupled = pb.compile(RBM.replace("NOISE", "flip") + "energy 0.3 * z[0] * z[1];").ir
+    assert not latents_independent(coupled, np.arange(16, 24))
