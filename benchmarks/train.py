@@ -37,8 +37,8 @@ def main():
         gen = model.generate(num=256, backend=backend, seed=1)
         gen_s = time.perf_counter() - t
         from pbitlang.dtm.chain import chain_spec
-        from pbitlang.dtm.train import stacked_steps
-        stacked, _ = stacked_steps(prog.ir, chain_spec(prog.ir), model.thetas)
+        from pbitlang.dtm.train import StackedSteps
+        stacked = StackedSteps(prog.ir, chain_spec(prog.ir), len(model.thetas)).model(model.thetas)
         t = time.perf_counter()
         alone = pb.Program(stacked).sample(backend, chains=64, sweeps=400, thin=400, seed=0)
         alone_s = time.perf_counter() - t

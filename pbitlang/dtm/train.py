@@ -260,15 +260,10 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     return model
 
 
-def stacked_steps(ir, spec, thetas: np.ndarray):
-    """All T step models side by side as one block-diagonal model, so one sampler call serves every
-    step (the models share nothing: the joint distribution is the product of the steps')."""
-    return StackedSteps(ir, spec, len(thetas)).model(thetas), ir.num_spins + len(spec.data_index)
-
-
 class StackedSteps:
-    """The block-diagonal model of all T steps, built once; each update only refreshes its J and h
-    data through the weights' affine map (the sparsity never changes)."""
+    """All T step models side by side as one block-diagonal model, so one sampler call serves every
+    step (the models share nothing: the joint distribution is the product of the steps').  Built
+    once; each update only refreshes its J and h data through the weights' affine map."""
 
     def __init__(self, ir, spec, T: int):
         from dataclasses import replace
