@@ -20,7 +20,7 @@ from ..base import COMMON_OPTIONS, Backend, initial_state, run_info
 from . import kernels
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
-from .quantize import activation_table, input_window, lut_shift, quantize
+from .quantize import activation_table, input_bounds, input_window, lut_shift, quantize
 
 CHUNK_UPDATES = 5e7          # spin updates per kernel call: Ctrl-C and progress are checked between calls
 
@@ -90,12 +90,12 @@ class EmulatorBackend(Backend):
         info = {"fabric": fabric.name, "placement": placement, "clock_mode": clock["mode"]}
         J = ir.J
         if fabric.exact:
-            Jf, hf = J.data.astype(np.float32), ir.h.astype(np.float32)
+            rows = kernels.padded_rows(J, J.data.astype(np.float32))
+            hf = ir.h.astype(np.float32)
             kb = kbody_table(ir)
             run = lambda a, b, kept: kernels.drive_exact(  # noqa: E731
-                order, block_ptr, ticks, q, J.indptr.astype(np.int64), J.indices.astype(np.int64), Jf, hf,
-                spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b, spec.burn_in, spec.thin, record, kept, *kb,
-                groups)
+                order, block_ptr, ticks, q, *rows, hf, spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b,
+                spec.burn_in, spec.thin, record, kept, *kb, groups)
         else:
             run, extra = self._fixed_runner(ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot,
                                             record, seeds, cycles, groups)
@@ -129,7 +129,8 @@ class EmulatorBackend(Backend):
         shift = lut_shift(window, ar["lut_size"])
         lut_bits = ar["lut_bits"]
         uniq, table_of_sweep = np.unique(spec.betas, return_inverse=True)
-        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], lut_bits, shift, window) for b in uniq])
+        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], lut_bits, shift, window)
+                           for b in uniq]).astype(np.int32)
         n, C = ir.num_spins, spec.chains
         vrng = np.random.default_rng(int(var.get("seed", 0)))
         gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
@@ -142,12 +143,12 @@ class EmulatorBackend(Backend):
         brng = np.random.default_rng(int(rng.get("seed", 0)) + 7919)
         bias = float(rng.get("bias", 0.0)) + float(rng.get("bias_sigma", 0.0)) * brng.standard_normal(n)
         bias_q = np.rint(bias * (1 << lut_bits)).astype(np.int64) if kind == 3 else np.zeros(n, np.int64)
-        pstate = np.zeros((1, 1), np.uint64)
+        pstate = np.zeros((1, 1), np.uint32)
         if kind in (1, 2):
             words = np.random.SeedSequence(int(seeds[2])).generate_state(n * C, dtype=np.uint64)
             mask = np.uint64((1 << min(width, 32)) - 1) if kind == 2 else np.uint64(0xFFFFFFFF)
-            pstate = (words & mask).reshape(n, C)
-            pstate[pstate == 0] = np.uint64(1)            # an LFSR must not start at zero
+            pstate = (words & mask).reshape(n, C).astype(np.uint32)     # 32-bit words: half the memory traffic
+            pstate[pstate == 0] = 1                       # an LFSR must not start at zero
         hold = np.zeros((1, 1), np.uint64)
         hold_threshold = np.uint64(0)
         extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
@@ -162,10 +163,14 @@ class EmulatorBackend(Backend):
             hold[:] = init
             hold_threshold = np.uint64(min(int(rho * 2**32), 2**32 - 1))
             extra["rng_correlation"] = rho
-        indptr, indices = J.indptr.astype(np.int64), J.indices.astype(np.int64)
+        # the integer arithmetic runs in float32 when every partial sum and table offset is an integer
+        # below 2^24 (so exact), else in float64
+        ftype = np.float32 if input_bounds(qz, J).max(initial=0) < 2**23 else np.float64
+        rows = kernels.padded_rows(J, qz.Jq.astype(ftype))
+        hq = qz.hq.astype(ftype)
 
         def run(a, b, kept):
-            return kernels.drive_fixed(order, block_ptr, ticks, q, indptr, indices, qz.Jq, qz.hq, tables,
+            return kernels.drive_fixed(order, block_ptr, ticks, q, *rows, hq, tables,
                                        table_of_sweep.astype(np.int64), np.int32(window), np.int32(shift),
                                        np.int32(qz.acc_max), lut_bits, use_var, gain, offset, bias_q, kind, s0, s1,
                                        pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,

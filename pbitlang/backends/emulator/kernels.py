@@ -1,9 +1,16 @@
 """Compiled (numba) kernels of the p-bit fabric: one colour block, one clock tick at a time.
 
-Why numba: a p-bit update is a few integer multiply-adds, a table lookup and a
-random number; in numpy each step is a separate pass over memory and Python
-overhead per colour dominates small models.  Compiled loops over chains (the
-contiguous axis, as in the C probe) run at the probe's speed.
+Why numba: a p-bit update is a few multiply-adds, a table lookup and a random
+number; in numpy each step is a separate pass over memory and Python overhead
+per colour dominates small models.  Compiled loops over chains (the contiguous
+axis, as in the C probe) vectorise and run faster than the probe.
+
+What keeps the loops vectorised (checked with `inspect_asm`): unsigned chain
+bounds (no negative-index checks), no division (numba checks the divisor and
+that branch stops the vectoriser), no branch on a loop-invariant setting inside
+a chain loop (LLVM does not unswitch it: one loop per setting instead), and
+rows padded to four neighbours per pass so each pass reads the accumulator
+once.
 
 State: S (n, chains) int8.  Random streams: per chain xoroshiro128+ ("perfect"),
 or per p-bit and chain xorshift32 / Galois LFSR words, or the analog model
@@ -37,14 +44,6 @@ def _next(s0, s1, c):
 
 
 @njit(inline="always")
-def _xorshift32(x):
-    x ^= (x << np.uint64(13)) & M32
-    x ^= x >> np.uint64(17)
-    x ^= (x << np.uint64(5)) & M32
-    return x
-
-
-@njit(inline="always")
 def _galois(x, taps, width):
     """`width` steps of a Galois LFSR (one fresh bit per step), so each draw is a new word."""
     for _ in range(width):
@@ -54,25 +53,112 @@ def _galois(x, taps, width):
     return x
 
 
-@njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp, e_int,
-                 kb_ptr, kb_coeff, kb_others, c0, c1):
-    """Heat-bath update of `spins` in float32 with a perfect RNG; p(+1) = 1 / (1 + 2^(2βf·log2 e)).
+@njit(inline="always")
+def _xorshift_word(pstate, i, c, low):
+    """The next xorshift32 word of p-bit i in chain c, top lut_bits bits (low = 32 − lut_bits)."""
+    x = np.uint32(pstate[i, c])
+    x ^= np.uint32(x << np.uint32(13))
+    x ^= np.uint32(x >> np.uint32(17))
+    x ^= np.uint32(x << np.uint32(5))
+    pstate[i, c] = x
+    return np.uint64(x >> low)
 
-    2^x = 2^m · 2^f with m = round(x) (built in the exponent bits) and |f| ≤ ½ (a degree-6
-    polynomial, relative error ≈ 1e-7: float32 rounding).  With q_update < 1 (asynchronous
-    clocking) each p-bit takes its new value only with probability q_update."""
+
+@njit(inline="always")
+def _galois_word(pstate, i, c, taps, width, low):
+    """The next Galois LFSR word of p-bit i in chain c, top lut_bits bits of its width."""
+    x = _galois(np.uint64(pstate[i, c]), taps, width)
+    pstate[i, c] = x
+    if width >= 32:
+        return (x & M32) >> np.uint64(low)
+    return ((x << np.uint64(32 - width)) & M32) >> np.uint64(low)
+
+
+@njit(inline="always")
+def _analog_word(s0, s1, hold, i, c, hold_threshold, top):
+    """The analog source of p-bit i in chain c: a fresh value when it has decorrelated, else the held one."""
+    r = _next(s0, s1, c)
+    if (r & M32) >= hold_threshold:
+        hold[i, c] = r >> top
+    return hold[i, c]
+
+
+@njit(inline="always")
+def _sum4(S, c, j0, j1, j2, j3, w0, w1, w2, w3):
+    return w0 * S[j0, c] + w1 * S[j1, c] + w2 * S[j2, c] + w3 * S[j3, c]
+
+
+@njit(inline="always")
+def _group(nb, w, a):
+    """The four neighbours (and weights) of one padded row group starting at a."""
+    return nb[a], nb[a + 1], nb[a + 2], nb[a + 3], w[a], w[a + 1], w[a + 2], w[a + 3]
+
+
+@njit(inline="always")
+def _accumulate(S_read, ptr4, nb4, w4, i, start, acc, u0, u1):
+    """acc[c] = start + Σ_j w_ij S[j, c] over all of row i but its last group of four (see _last_group)."""
+    a, b = ptr4[i], ptr4[i + 1]
+    for c in range(u0, u1):
+        acc[c] = start
+    for k in range(a, b - 4, 4):
+        j0, j1, j2, j3, w0, w1, w2, w3 = _group(nb4, w4, k)
+        for c in range(u0, u1):
+            acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
+    return _group(nb4, w4, b - 4)
+
+
+@njit(inline="always")
+def _async_write(S_write, i, new, q_update, s0, s1, u0, u1):
+    """Asynchronous clocking: each p-bit takes its new value only with probability q_update."""
+    for c in range(u0, u1):
+        r = _next(s0, s1, c)
+        if np.float64(r >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
+            S_write[i, c] = new[c]
+
+
+@njit(inline="always")
+def _heat_bath(x, r):
+    """±1 with p(+1) = 1 / (1 + 2^x), from 64 random bits r.
+
+    2^x = 2^m · 2^g with m = round(x) (built in the exponent bits) and |g| ≤ ½ (a degree-6
+    polynomial, relative error ≈ 1e-7: float32 rounding); u < 1/(1 + 2^x) is tested as
+    u·(1 + 2^x) < 1."""
+    one = np.float32(1.0)
+    x = min(max(x, np.float32(-126.0)), np.float32(126.0))
+    m = np.int32(x + np.float32(127.5))                # round(x) + 127, by truncation of a positive
+    g = x - np.float32(m - 127)
+    pg = one + g * (np.float32(0.69314718) + g * (np.float32(0.24022651) + g * (
+        np.float32(0.05550411) + g * (np.float32(0.00961813) + g * (np.float32(0.00133336)
+                                                                  + g * np.float32(0.00015404))))))
+    e2m = np.int32(m << np.int32(23)).view(np.float32)
+    u = np.float32(r >> np.uint64(40)) * np.float32(5.9604645e-08)
+    return np.int8(1) if u * (one + pg * e2m) < one else np.int8(-1)
+
+
+@njit(inline="always")
+def _table_index(v, window, inv_step):
+    """The table entry of input v: clip to the table's window, then (v + window) >> shift."""
+    v = min(max(v, -window), window)
+    return np.uint32((v + window) * inv_step)
+
+
+@njit(inline="always")
+def _decide(thresh, bias, r, tmax):
+    """The p-bit's comparator: +1 when the random word is below the table's threshold (plus bias)."""
+    t = np.int64(thresh) + bias
+    return np.int8(1) if np.int64(r) < t or t >= tmax else np.int8(-1)
+
+
+@njit(fastmath=True, cache=True)
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t, new,
+                 kb_ptr, kb_coeff, kb_others, c0, c1):
+    """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
-    ef = e_int.view(np.float32)
     scale = np.float32(2.0 * beta) * LOG2E
     for i in spins:
+        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], acc, u0, u1)
         for c in range(u0, u1):
-            acc[c] = h[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            w = J[k]
-            for c in range(u0, u1):
-                acc[c] += w * np.float32(S_read[j, c])
+            acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
         for e in range(kb_ptr[i], kb_ptr[i + 1]):         # k-body factors: c·Π of the other members
             for c in range(u0, u1):
                 t[c] = kb_coeff[e]
@@ -81,94 +167,62 @@ def update_exact(spins, S_read, S_write, indptr, indices, J, h, beta, s0, s1, q_
                 if j < 0:
                     break
                 for c in range(u0, u1):
-                    t[c] *= np.float32(S_read[j, c])
+                    t[c] *= S_read[j, c]
             for c in range(u0, u1):
                 acc[c] += t[c]
+        dest = S_write[i] if q_update >= 1.0 else new
         for c in range(u0, u1):
-            x = min(max(acc[c] * scale, np.float32(-126.0)), np.float32(126.0))
-            m = np.int32(x + np.float32(127.5))                # round(x) + 127, by truncation of a positive
-            f = x - np.float32(m - 127)
-            pp[c] = np.float32(1.0) + f * (np.float32(0.69314718) + f * (np.float32(0.24022651) + f * (
-                np.float32(0.05550411) + f * (np.float32(0.00961813) + f * (np.float32(0.00133336)
-                                                                          + f * np.float32(0.00015404))))))
-            e_int[c] = m << np.int32(23)
-        for c in range(u0, u1):
-            p = np.float32(1.0) / (np.float32(1.0) + pp[c] * ef[c])
-            r = _next(s0, s1, c)
-            u = np.float32(r >> np.uint64(40)) * np.float32(5.9604645e-08)
-            t[c] = np.float32(1.0) if u < p else np.float32(-1.0)
-        if q_update >= 1.0:
-            for c in range(u0, u1):
-                S_write[i, c] = np.int8(t[c])
-        else:
-            for c in range(u0, u1):
-                r2 = _next(s0, s1, c)
-                if np.float64(r2 >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
-                    S_write[i, c] = np.int8(t[c])
+            dest[c] = _heat_bath(acc[c] * scale, _next(s0, s1, c))
+        if q_update < 1.0:
+            _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
 
 @njit(fastmath=True, cache=True)
-def update_fixed(spins, S_read, S_write, indptr, indices, Jq, hq, table, window, shift, acc_max, lut_bits,
+def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, table, window, shift, acc_max, lut_bits,
                  use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
-                 q_update, acc, rnd, c0, c1):
-    """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits."""
+                 q_update, acc, index, thresh, new, c0, c1):
+    """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits.
+
+    The integer arithmetic runs in the float type of `acc` (float32 where every partial sum is
+    below 2^24, so exact; else float64), which vectorises better than numba's int64 promotion.
+    Each stage is a pass over the chains; all but the table lookup vectorise (LLVM emits no
+    gathers for this CPU family: the lookup is a tight scalar loop), and each random source has
+    its own comparator loop."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     top = np.uint64(64 - lut_bits)
-    low = np.uint64(32 - lut_bits)
+    low = np.uint32(32 - lut_bits)
     tmax = np.int64(1) << np.int64(lut_bits)
+    ftype = acc.dtype.type
+    acc_lim, win, inv_step = ftype(acc_max), ftype(window), ftype(1.0 / (1 << shift))
     for i in spins:
-        for c in range(u0, u1):
-            acc[c] = -hq[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            w = Jq[k]
+        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, Jq4, i, hq[i], acc, u0, u1)
+        if use_var:                      # device mismatch: the saturated input through the p-bit's gain and offset
+            g, o = ftype(gain[i]), ftype(offset[i])
             for c in range(u0, u1):
-                acc[c] -= w * np.int32(S_read[j, c])
-        # random words for this p-bit, one per chain
-        if rng_kind == 0:
-            for c in range(u0, u1):
-                rnd[c] = _next(s0, s1, c) >> top
-        elif rng_kind == 1:
-            for c in range(u0, u1):
-                x = _xorshift32(pstate[i, c])
-                pstate[i, c] = x
-                rnd[c] = x >> low
-        elif rng_kind == 2:
-            for c in range(u0, u1):
-                x = _galois(pstate[i, c], taps, width)
-                pstate[i, c] = x
-                rnd[c] = (x & M32) >> low if width >= 32 else ((x << np.uint64(32 - width)) & M32) >> low
+                v = min(max(-(acc[c] + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)), -acc_lim), acc_lim)
+                index[c] = _table_index(np.rint(g * v + o), win, inv_step)
         else:
             for c in range(u0, u1):
-                r = _next(s0, s1, c)
-                if (r & M32) >= hold_threshold:         # the analog source decorrelated: a fresh value
-                    hold[i, c] = r >> top
-                rnd[c] = hold[i, c]
-        b = bias_q[i]
-        g = gain[i]
-        o = offset[i]
+                v = -(acc[c] + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3))
+                index[c] = _table_index(v, win, inv_step)        # |v| ≤ window ≤ acc_max: no saturation
         for c in range(u0, u1):
-            a = acc[c]
-            if a > acc_max:
-                a = acc_max
-            elif a < -acc_max:
-                a = -acc_max
-            if use_var:
-                a = np.int32(np.rint(g * np.float32(a) + o))
-            if a > window:
-                a = window
-            elif a < -window:
-                a = -window
-            T = table[np.uint64((a + window) >> shift)] + b
-            acc[c] = 1 if np.int64(rnd[c]) < T or T >= tmax else -1
-        if q_update >= 1.0:
+            thresh[c] = table[index[c]]
+        bi = bias_q[i]
+        dest = S_write[i] if q_update >= 1.0 else new
+        if rng_kind == RNG_PERFECT:
             for c in range(u0, u1):
-                S_write[i, c] = np.int8(acc[c])
+                dest[c] = _decide(thresh[c], bi, _next(s0, s1, c) >> top, tmax)
+        elif rng_kind == RNG_XORSHIFT:
+            for c in range(u0, u1):
+                dest[c] = _decide(thresh[c], bi, _xorshift_word(pstate, i, c, low), tmax)
+        elif rng_kind == RNG_GALOIS:
+            for c in range(u0, u1):
+                dest[c] = _decide(thresh[c], bi, _galois_word(pstate, i, c, taps, width, low), tmax)
         else:
             for c in range(u0, u1):
-                r2 = _next(s0, s1, c)
-                if np.float64(r2 >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
-                    S_write[i, c] = np.int8(acc[c])
+                dest[c] = _decide(thresh[c], bi, _analog_word(s0, s1, hold, i, c, hold_threshold, top), tmax)
+        if q_update < 1.0:
+            _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
 
 @njit(cache=True)
@@ -181,7 +235,7 @@ def record_state(S, record, k, c0, c1):
 
 
 @njit(cache=True, parallel=True)
-def drive_exact(blocks, block_ptr, async_ticks, q_update, indptr, indices, J, h, betas, s0, s1, S, snapshot,
+def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
                 sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
     """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
     stream is its own, so the samples do not depend on the grouping); returns the kept count."""
@@ -193,20 +247,19 @@ def drive_exact(blocks, block_ptr, async_ticks, q_update, indptr, indices, J, h,
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, np.float32)
         t = np.empty(C, np.float32)
-        pp = np.empty(C, np.float32)
-        e_int = np.empty(C, np.int32)
+        new = np.empty(C, np.int8)
         k = kept
         for sweep in range(sweep_from, sweep_to):
             beta = betas[sweep]
             if async_ticks == 0:
                 for b in range(nb):
-                    update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, J, h, beta, s0, s1,
-                                 1.0, acc, t, pp, e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+                    update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, ptr4, nb4, w4, h, beta, s0, s1,
+                                 1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, indptr, indices, J, h, beta, s0, s1, q_update, acc, t, pp,
-                                 e_int, kb_ptr, kb_coeff, kb_others, c0, c1)
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t,
+                                 new, kb_ptr, kb_coeff, kb_others, c0, c1)
             after = sweep + 1 - burn_in
             if after > 0 and after % thin == 0 and k < record.shape[1]:
                 record_state(S, record, k, c0, c1)
@@ -216,38 +269,58 @@ def drive_exact(blocks, block_ptr, async_ticks, q_update, indptr, indices, J, h,
 
 
 @njit(cache=True, parallel=True)
-def drive_fixed(blocks, block_ptr, async_ticks, q_update, indptr, indices, Jq, hq, tables, table_of_sweep, window,
+def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of_sweep, window,
                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
                 hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups):
-    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count."""
+    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count.
+    The accumulator has the float type of hq (see update_fixed)."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
     nb = len(block_ptr) - 1
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
-        acc = np.empty(C, np.int32)
-        rnd = np.empty(C, np.uint64)
+        acc = np.empty(C, hq.dtype)
+        index = np.empty(C, np.uint32)
+        thresh = np.empty(C, np.int32)
+        new = np.empty(C, np.int8)
         k = kept
         for sweep in range(sweep_from, sweep_to):
             table = tables[table_of_sweep[sweep]]
             if async_ticks == 0:
                 for b in range(nb):
-                    update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, indptr, indices, Jq, hq, table, window,
+                    update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, ptr4, nb4, Jq4, hq, table, window,
                                  shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
-                                 taps, width, hold, hold_threshold, 1.0, acc, rnd, c0, c1)
+                                 taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_fixed(blocks, snapshot, S, indptr, indices, Jq, hq, table, window, shift, acc_max,
+                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, table, window, shift, acc_max,
                                  lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                                 hold_threshold, q_update, acc, rnd, c0, c1)
+                                 hold_threshold, q_update, acc, index, thresh, new, c0, c1)
             after = sweep + 1 - burn_in
             if after > 0 and after % thin == 0 and k < record.shape[1]:
                 record_state(S, record, k, c0, c1)
                 k += 1
         kept_out[g] = k
     return kept_out[0]
+
+
+def padded_rows(J, values):
+    """Each CSR row of J rounded up to a multiple of four entries (at least four), the pads pointing
+    at the row's own spin with weight 0: (ptr (n+1,), neighbours, values of `values`' dtype).  The
+    kernels then read four neighbours per pass with no remainder loop."""
+    n = J.shape[0]
+    deg = np.diff(J.indptr)
+    padded = np.maximum(4, (deg + 3) // 4 * 4)
+    ptr = np.r_[0, np.cumsum(padded)].astype(np.int64)
+    nb = np.repeat(np.arange(n, dtype=np.int64), padded)
+    w = np.zeros(ptr[-1], dtype=values.dtype)
+    rows = np.repeat(np.arange(n), deg)
+    pos = ptr[rows] + np.arange(len(J.indices)) - J.indptr[rows]
+    nb[pos] = J.indices
+    w[pos] = values
+    return ptr, nb, w
 
 
 def galois_period(width: int, taps: int, seed: int = 1) -> int:

@@ -67,13 +67,17 @@ def quantize(ir, arithmetic: dict) -> Quantized:
     return Quantized(lsb, Jq, hq, amax, wclip, bclip, wmax, bmax)
 
 
+def input_bounds(q: Quantized, J) -> np.ndarray:
+    """Per p-bit, the largest input it can see (before saturation): Σ_j |J_q,ij| + |h_q,i|."""
+    row = np.add.reduceat(np.abs(q.Jq).astype(np.int64), J.indptr[:-1]) if len(q.Jq) else np.zeros(len(q.hq), np.int64)
+    return np.where(np.diff(J.indptr) > 0, row, 0) + np.abs(q.hq).astype(np.int64)
+
+
 def input_window(q: Quantized, J) -> int:
-    """The largest input any p-bit can see, max_i Σ_j |J_q,ij| + |h_q,i|, within the accumulator."""
+    """The largest input any p-bit can see, within the accumulator."""
     if not len(q.hq):
         return 1
-    row = np.add.reduceat(np.abs(q.Jq).astype(np.int64), J.indptr[:-1]) if len(q.Jq) else np.zeros(len(q.hq), np.int64)
-    row = np.where(np.diff(J.indptr) > 0, row, 0)
-    return int(max(1, min(q.acc_max, int((row + np.abs(q.hq)).max()))))
+    return int(max(1, min(q.acc_max, int(input_bounds(q, J).max()))))
 
 
 def lut_shift(window: int, lut_size: int) -> int:
