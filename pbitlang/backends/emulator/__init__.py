@@ -130,7 +130,7 @@ class EmulatorBackend(Backend):
         lut_bits = ar["lut_bits"]
         uniq, table_of_sweep = np.unique(spec.betas, return_inverse=True)
         tables = np.stack([activation_table(qz, float(b), ar["lut_size"], lut_bits, shift, window)
-                           for b in uniq]).astype(np.int32)
+                           for b in uniq]).astype(np.uint32)
         n, C = ir.num_spins, spec.chains
         vrng = np.random.default_rng(int(var.get("seed", 0)))
         gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))

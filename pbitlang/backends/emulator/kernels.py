@@ -143,8 +143,15 @@ def _table_index(v, window, inv_step):
 
 
 @njit(inline="always")
-def _decide(thresh, bias, r, tmax):
-    """The p-bit's comparator: +1 when the random word is below the table's threshold (plus bias)."""
+def _decide(thresh, r):
+    """The p-bit's comparator: +1 when the random word is below the table's threshold (both unsigned
+    32-bit, so the compare stays 32 bits wide)."""
+    return np.int8(1) if np.uint32(r) < thresh else np.int8(-1)
+
+
+@njit(inline="always")
+def _decide_biased(thresh, bias, r, tmax):
+    """The comparator of the analog source, whose threshold carries the p-bit's bias error."""
     t = np.int64(thresh) + bias
     return np.int8(1) if np.int64(r) < t or t >= tmax else np.int8(-1)
 
@@ -211,16 +218,16 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, table, window, shif
         dest = S_write[i] if q_update >= 1.0 else new
         if rng_kind == RNG_PERFECT:
             for c in range(u0, u1):
-                dest[c] = _decide(thresh[c], bi, _next(s0, s1, c) >> top, tmax)
+                dest[c] = _decide(thresh[c], _next(s0, s1, c) >> top)
         elif rng_kind == RNG_XORSHIFT:
             for c in range(u0, u1):
-                dest[c] = _decide(thresh[c], bi, _xorshift_word(pstate, i, c, low), tmax)
+                dest[c] = _decide(thresh[c], _xorshift_word(pstate, i, c, low))
         elif rng_kind == RNG_GALOIS:
             for c in range(u0, u1):
-                dest[c] = _decide(thresh[c], bi, _galois_word(pstate, i, c, taps, width, low), tmax)
+                dest[c] = _decide(thresh[c], _galois_word(pstate, i, c, taps, width, low))
         else:
             for c in range(u0, u1):
-                dest[c] = _decide(thresh[c], bi, _analog_word(s0, s1, hold, i, c, hold_threshold, top), tmax)
+                dest[c] = _decide_biased(thresh[c], bi, _analog_word(s0, s1, hold, i, c, hold_threshold, top), tmax)
         if q_update < 1.0:
             _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
@@ -282,7 +289,7 @@ def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, ta
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, hq.dtype)
         index = np.empty(C, np.uint32)
-        thresh = np.empty(C, np.int32)
+        thresh = np.empty(C, np.uint32)
         new = np.empty(C, np.int8)
         k = kept
         for sweep in range(sweep_from, sweep_to):
