@@ -72,6 +72,11 @@ class Backend(ABC):
     def sample(self, ir, **options):
         """Draw samples; returns a SampleResult."""
 
+    def runner(self, ir, chains: int, clamp_index, **options) -> "Runner":
+        """A sampler bound to one model structure for many short runs (training does two per batch).
+        The default calls sample() for each run; backends whose setup is worth keeping override it."""
+        return Runner(self, ir, chains, clamp_index, options)
+
     def validate(self, ir, options: dict) -> RunSpec:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
@@ -81,6 +86,37 @@ class Backend(ABC):
         if not ok:
             raise BackendError(f"backend '{self.name}' cannot run this program: {why}")
         return run_spec(ir, options)
+
+
+class Runner:
+    """Repeated runs on models of one structure: the IR's couplings pattern, colours and clamps, plus
+    the spins `clamp_index` clamped per chain.  Each run brings the weights (h, J.data aligned with
+    ir.J), the per-chain clamp values (chains, k), a start state (chains, n) and the run's length,
+    and returns the kept states (chains, kept, n) int8 and the spin updates done.  This generic
+    runner builds the model and calls sample(); it is what backends without a runner of their own
+    get.  Runners skip the checks sample() makes: their caller (training) builds valid input."""
+
+    def __init__(self, backend, ir, chains: int, clamp_index, options: dict):
+        self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
+        self.clamp_index = np.asarray(clamp_index, dtype=np.int64)
+
+    def model(self, h, J_data):
+        """The IR with these weights (same structure)."""
+        import scipy.sparse as sp
+        from dataclasses import replace
+
+        from ..ir import _freeze_csr, _frozen
+        J = sp.csr_array((np.asarray(J_data, dtype=np.float64), self.ir.J.indices, self.ir.J.indptr),
+                         shape=self.ir.J.shape)
+        return replace(self.ir, h=_frozen(np.asarray(h, dtype=np.float64)), J=_freeze_csr(J))
+
+    def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta: float, seed: int):
+        res = self.backend.sample(self.model(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
+                                  thin=thin, beta=beta, seed=seed, initial=initial,
+                                  clamp_spins=(self.clamp_index, clamp_value), **self.options)
+        if res.info.get("interrupted"):
+            raise KeyboardInterrupt
+        return res.samples.reshape(self.chains, -1, self.ir.num_spins), res.info["spin_updates"]
 
 
 def _int_option(options, name, default, minimum):

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import SampleResult
-from .base import COMMON_OPTIONS, Backend, initial_state, run_info
+from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
 
 
 class ColourPlan:
@@ -159,3 +159,59 @@ class ReferenceBackend(Backend):
         samples = (record if kept == spec.kept else record[:, :kept]).reshape(C * kept, n)
         info = run_info(self.name, spec, ir, len(plan.blocks), done, C, t0, t1, t2, interrupted)
         return SampleResult(ir, samples, C, info)
+
+    def runner(self, ir, chains, clamp_index, **options):
+        if options or ir.kbody:
+            return super().runner(ir, chains, clamp_index, **options)
+        return ReferenceRunner(self, ir, chains, clamp_index, options)
+
+
+def clamped_union(ir, clamp_index) -> np.ndarray:
+    """The program's clamped spins together with those clamped per chain, sorted."""
+    return np.union1d(ir.clamp_index, np.asarray(clamp_index, dtype=np.int64)).astype(np.int64)
+
+
+def data_positions(ir) -> np.ndarray:
+    """J.data numbered 1..nnz as float64: carried through a restructuring, the numbers say where each
+    entry went (explicit zeros of the pattern are kept)."""
+    return np.arange(1, ir.J.nnz + 1, dtype=np.float64)
+
+
+class ReferenceRunner(Runner):
+    """The colour plan built once; each run only writes the weights into the blocks' data."""
+
+    def __init__(self, backend, ir, chains, clamp_index, options):
+        from dataclasses import replace
+        super().__init__(backend, ir, chains, clamp_index, options)
+        labelled = replace(ir, J=sp.csr_array((data_positions(ir), ir.J.indices, ir.J.indptr), shape=ir.J.shape))
+        self.plan = ColourPlan(labelled, clamped_union(ir, clamp_index), dtype=np.float64)
+        self.sources, blocks = [], []
+        for a, b, Jc, _, kterms in self.plan.blocks:
+            self.sources.append(Jc.data.astype(np.int64) - 1)
+            blocks.append((a, b, sp.csr_array((np.zeros(Jc.nnz, np.float32), Jc.indices, Jc.indptr), shape=Jc.shape),
+                           np.zeros((b - a, 1), np.float32), kterms))
+        self.plan.blocks = blocks
+        self.fixed_pos = self.plan.inv[ir.clamp_index]
+        self.chain_pos = self.plan.inv[self.clamp_index]
+
+    def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
+        plan, C, n = self.plan, self.chains, self.ir.num_spins
+        hp = np.asarray(h, dtype=np.float32)[plan.perm]
+        for (a, b, Jc, hc, _), src in zip(plan.blocks, self.sources):
+            Jc.data[:] = J_data[src]
+            hc[:, 0] = hp[a:b]
+        X = np.asarray(initial, dtype=np.float32).T[plan.perm]
+        X[self.fixed_pos] = self.ir.clamp_value[:, None]
+        X[self.chain_pos] = np.asarray(clamp_value, dtype=np.float32).T
+        rng = np.random.Generator(np.random.SFC64(seed))
+        kept_max = sweeps // thin
+        record = np.empty((C, kept_max, n), dtype=np.int8)
+        kept = 0
+        with np.errstate(over="ignore"):
+            for sweep in range(burn_in + sweeps):
+                gibbs_sweep(plan, X, float(beta), rng.bit_generator)
+                after = sweep + 1 - burn_in
+                if after > 0 and after % thin == 0 and kept < kept_max:
+                    record[:, kept, :] = X.astype(np.int8)[plan.inv].T
+                    kept += 1
+        return record, plan.free * C * (burn_in + sweeps)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from ..backends import get_backend
 from ..compiler import Program
@@ -46,6 +47,7 @@ class TrainOptions:
     acp_floor: float = 1e-4
     weight_decay: float = 0.0
     backend: str = "reference"
+    backend_options: dict = field(default_factory=dict)     # e.g. {"fabric": "ideal", "threads": 2}
 
     def check(self):
         for name in ("epochs", "batch_size", "warmup_sweeps", "samples_per_estimate", "spacing"):
@@ -74,69 +76,88 @@ class Adam:
         self.v = np.zeros(self.shape) if self.v is None else self.v
         self.k = np.zeros(self.shape[0], dtype=np.int64) if self.k is None else self.k
 
-    def step(self, t: int, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        self.k[t] += 1
-        self.m[t] = self.b1 * self.m[t] + (1 - self.b1) * grad
-        self.v[t] = self.b2 * self.v[t] + (1 - self.b2) * grad * grad
+    def step(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """One Adam step of every denoising step's weights (rows of theta and grad)."""
+        self.k += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * grad
+        self.v = self.b2 * self.v + (1 - self.b2) * grad * grad
         with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected by the caller
-            mh = self.m[t] / (1 - self.b1 ** self.k[t])
-            vh = self.v[t] / (1 - self.b2 ** self.k[t])
+            mh = self.m / (1 - self.b1 ** self.k)[:, None]
+            vh = self.v / (1 - self.b2 ** self.k)[:, None]
             return theta - self.lr * mh / (np.sqrt(vh) + self.eps)
 
 
-GRAM_MAX_SPINS = 4096       # above this the pair means are gathered in chunks instead of from SᵀS
+@njit(cache=True)
+def _pair_sums(Xt, rows, cols):
+    """Σ_r x_ri x_rj for every entry (i, j) = (rows[e], cols[e]) of each block t: Xt (T, n, R) ±1 int8.
+    Compiled: the sums are dot products of contiguous int8 rows, a few ns each, where a Gram matrix
+    (BLAS) would compute all n² of them and numpy would gather R × nnz products."""
+    T = Xt.shape[0]
+    R = np.uint64(Xt.shape[2])
+    out = np.empty((T, len(rows)), np.int64)
+    for t in range(T):
+        for e in range(len(rows)):
+            a = Xt[t, rows[e]]
+            b = Xt[t, cols[e]]
+            acc = 0
+            for r in range(R):
+                acc += a[r] * b[r]
+            out[t, e] = acc
+    return out
+
+
+def block_pair_means(ir, X: np.ndarray) -> tuple:
+    """⟨s_i⟩ (T, n) and ⟨s_i s_j⟩ (T, nnz) for every stored coupling entry (i, j) of ir.J, for each of
+    T blocks of ±1 samples X (R, T, n)."""
+    R, T, n = X.shape
+    rows = np.repeat(np.arange(n), np.diff(ir.J.indptr)).astype(np.int64)
+    cols = ir.J.indices.astype(np.int64)
+    m = X.mean(axis=0, dtype=np.float64)
+    Xt = np.ascontiguousarray(X.transpose(1, 2, 0), dtype=np.int8)
+    return m, _pair_sums(Xt, rows, cols) / R, rows, cols
 
 
 def pair_means(ir, S: np.ndarray) -> tuple:
     """⟨s_i⟩ and ⟨s_i s_j⟩ for every stored coupling entry (i, j) of J, over the rows of S."""
-    S = S.astype(np.float64)
-    B, n = S.shape
-    rows = np.repeat(np.arange(n), np.diff(ir.J.indptr))
-    cols = ir.J.indices
-    m = S.mean(axis=0)
-    if n <= GRAM_MAX_SPINS:
-        C = (S.T @ S / B)[rows, cols]
-    else:
-        C = np.zeros(len(cols))
-        for a in range(0, B, 64):
-            C += (S[a:a + 64, rows] * S[a:a + 64, cols]).sum(axis=0)
-        C /= B
-    return m, C, rows, cols
+    m, C, rows, cols = block_pair_means(ir, np.asarray(S)[:, None, :])
+    return m[0], C[0], rows, cols
 
 
 def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """⟨∂E/∂θ⟩ = doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ: the energy is affine in θ, so means suffice."""
+    """⟨∂E/∂θ⟩ = doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ: the energy is affine in θ, so means suffice.
+    m (n,) and C (nnz,), or one row per step: (T, n) and (T, nnz) → (T, W)."""
     w = ir.weights
     return w.doff + np.asarray(m @ w.dh) + 0.5 * np.asarray(C @ w.dJ)
 
 
-def mean_energy(ir, m: np.ndarray, C: np.ndarray) -> float:
-    """⟨E⟩ = offset + h·⟨s⟩ + ½ Σ_(i,j) J_ij ⟨s_i s_j⟩ (pairwise programs; k-body terms not included)."""
-    return float(ir.offset + ir.h @ m + 0.5 * ir.J.data @ C)
-
-
 def acp_gradient(ir, m: np.ndarray, C: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
-    return 0.5 * np.asarray((m[rows] * m[cols] - C) @ ir.weights.dJ)
+    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings (rows per step)."""
+    return 0.5 * np.asarray((m[..., rows] * m[..., cols] - C) @ ir.weights.dJ)
 
 
-def lag_autocorrelation(samples: np.ndarray) -> float:
-    """Autocorrelation at the training lag, within chains: samples (chains, k, n).
+def lag_autocorrelations(samples: np.ndarray) -> np.ndarray:
+    """Autocorrelation at the training lag, within chains, for each block: samples (chains, k, T, n) → (T,).
 
     ρ = 1 − E[(s_k − s_{k+1})²] / (2 σ²_within), with σ²_within each chain's own
     (unbiased) variance: 0 for independent samples, 1 for chains that do not
     move.  Chains differ in their clamped x_t, so variance across chains would
     mistake different conditions for mixing."""
-    x = samples.astype(np.float64)
-    chains, k, n = x.shape
+    chains, k, T, n = samples.shape
     if k < 2:
-        return float("nan")
-    var = x.var(axis=1, ddof=1)                    # (chains, n)
-    total = var.sum()
-    if total <= 1e-12:
-        return 0.0
-    step = ((x[:, 1:] - x[:, :-1]) ** 2).sum(axis=1) / (k - 1)
-    return float(1.0 - step.sum() / (2.0 * total))
+        return np.full(T, np.nan)
+    # for ±1 values: (k − 1)·var = k − (Σ s)²/k, and (s_k − s_{k+1})² is 4 at a flip, else 0
+    sums = samples.sum(axis=1, dtype=np.int64).astype(np.float64)          # (chains, T, n)
+    total = (k - sums ** 2 / k).sum(axis=(0, 2)) / (k - 1)                  # (T,)
+    flips = (samples[:, 1:] != samples[:, :-1]).sum(axis=(0, 1, 3), dtype=np.int64)
+    step = 4.0 * flips / (k - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = 1.0 - step / (2.0 * total)
+    return np.where(total <= 1e-12, 0.0, rho)
+
+
+def lag_autocorrelation(samples: np.ndarray) -> float:
+    """lag_autocorrelations of one block: samples (chains, k, n)."""
+    return float(lag_autocorrelations(samples[:, :, None, :])[0])
 
 
 class TrainedModel(Program):
@@ -210,15 +231,17 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     backend = get_backend(opts.backend)
     beta = ir.beta if ir.beta is not None else 1.0
     latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
-    persistent = [None]                      # the stacked model's chains, carried from batch to batch
     stack = StackedSteps(ir, spec, T)
     metrics = []
     good = thetas.copy()
     interrupted = False
     t_start = time.perf_counter()
+    blas = None
     B = min(opts.batch_size, len(X0))
+    sampler = BatchSampler(ir, spec, stack, latent, backend, B, opts, opts.backend_options)
     batches = max(1, len(X0) // B)
     try:
+        blas = one_blas_thread()
         for epoch in range(start_epoch, opts.epochs):
             order = rng.permutation(len(X0))
             for b in range(batches):
@@ -226,8 +249,7 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
                 traj = [x0]
                 for t in range(1, T + 1):
                     traj.append(spec.noise.forward(traj[-1], t, rng))
-                for row in _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, adam, opts,
-                                        backend, beta, rng):
+                for row in _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rng):
                     row.update({"epoch": epoch, "batch": b, "seconds": time.perf_counter() - t_start})
                     metrics.append(row)
                     if log_path:
@@ -251,6 +273,9 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
         thetas = good
         if ckdir:
             _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
+    finally:
+        if blas is not None:
+            blas.restore_original_limits()
     info = {"epochs": opts.epochs, "seconds": time.perf_counter() - t_start, "lambdas": lambdas.tolist(),
             "options": opts.__dict__, "interrupted": interrupted,
             "final": metrics[-T:] if metrics else [],
@@ -258,6 +283,17 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     model = TrainedModel(ir, spec.name, thetas, info)
     model.metrics = metrics
     return model
+
+
+def one_blas_thread():
+    """Limit BLAS to one thread for the training loop (None when threadpoolctl is missing): training
+    alternates small BLAS products with the single-threaded sampler, and OpenBLAS's idle workers spin
+    on the cores the sampler needs (measured: the emulator kernel 3.5× slower, a lattice epoch 2×)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class StackedSteps:
@@ -298,12 +334,8 @@ class StackedSteps:
                                 clamp_value=_frozen(np.concatenate([m.clamp_value for m in models])),
                                 kbody=kbody, layout={"__steps": (0, (n_tot,), "spin")}, chains=())
 
-    def model(self, thetas: np.ndarray):
-        from dataclasses import replace
-
-        import scipy.sparse as sp
-
-        from ..ir import _freeze_csr, _frozen
+    def arrays(self, thetas: np.ndarray) -> tuple:
+        """The stacked model's fields h and coupling data (aligned with template.J) at weights thetas (T, W)."""
         w = self.ir.weights
         data = self.J0.copy()
         h = self.h0.copy()
@@ -311,74 +343,98 @@ class StackedSteps:
         for t in range(self.T):
             data[self.positions[t]] += w.dJ @ thetas[t]
             h[self.offsets[t]:self.offsets[t] + n] += w.dh @ thetas[t]
+        return h, data
+
+    def model(self, thetas: np.ndarray):
+        from dataclasses import replace
+
+        import scipy.sparse as sp
+
+        from ..ir import _freeze_csr, _frozen
+        h, data = self.arrays(thetas)
         J = sp.csr_array((data, self.J_indices, self.J_indptr), shape=self.template.J.shape)
         return replace(self.template, J=_freeze_csr(J), h=_frozen(h))
 
 
-def _train_batch(ir, spec, stack, thetas, traj, latent, persistent, lambdas, adam, opts, backend, beta, rng):
-    """One gradient step for every denoising step on one batch: two sampler calls in all."""
-    T = len(thetas)
-    n, d, B = ir.num_spins, len(spec.data_index), len(traj[0])
-    model, size = stack.model(thetas), stack.size
-    offsets = np.arange(T) * size
-    copies = np.concatenate([o + n + np.arange(d) for o in offsets])
-    x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
-    data = np.concatenate([o + spec.data_index for o in offsets])
-    x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)
-    k, spacing = opts.samples_per_estimate, opts.spacing
-    common = dict(chains=B, sweeps=k * spacing, burn_in=opts.warmup_sweeps, thin=spacing, beta=beta)
-    # latents with no coupling among themselves are independent given the clamped data: one sweep per
-    # sample is then an exact draw of the positive phase, with no warm-up
-    positive = dict(common, sweeps=k, burn_in=0, thin=1) if latents_independent(ir, latent) else common
-    updates = 0
-    if persistent[0] is None or persistent[0].shape != (B, T * size):
-        persistent[0] = (2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8)
-    if len(latent):                                   # positive phase: x_{t−1} and x_t clamped, latents sampled
-        init = persistent[0].copy()
-        init[:, data], init[:, copies] = x_prev, x_next
-        res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init,
-                             clamp_spins=(np.r_[data, copies], np.concatenate([x_prev, x_next], axis=1)), **positive)
-        _check_interrupted(res)
-        pos_all = res.samples
-        updates += res.info["spin_updates"]
-    else:
-        pos_all = np.zeros((B, T * size), dtype=np.int8)
-        pos_all[:, data] = x_prev
-        pos_all[:, np.concatenate([o + ir.clamp_index for o in offsets])] = np.tile(ir.clamp_value, T)
-    init = persistent[0].copy()                       # model phase: only x_t clamped; persistent chains
-    init[:, copies] = x_next
-    res = backend.sample(model, seed=int(rng.integers(2**31)), initial=init, clamp_spins=(copies, x_next), **common)
-    _check_interrupted(res)
-    updates += res.info["spin_updates"]
-    neg_all = res.samples
-    persistent[0] = neg_all.reshape(B, k, T * size)[:, -1, :].copy()
-    rows = []
-    for t in range(1, T + 1):
-        block = slice(offsets[t - 1], offsets[t - 1] + n)
-        pos, neg = pos_all[:, block], neg_all[:, block]
-        base = ir.with_weights(thetas[t - 1])
-        m_pos, C_pos, _, _ = pair_means(base, pos)
-        m_neg, C_neg, prow, pcol = pair_means(base, neg)
-        grad = beta * (mean_energy_gradient(base, m_pos, C_pos) - mean_energy_gradient(base, m_neg, C_neg))
-        grad = grad + opts.weight_decay * thetas[t - 1]
-        rho = lag_autocorrelation(neg.reshape(B, k, n))
-        lam = lambdas[t - 1]
-        if opts.acp:
-            if rho > opts.acp_target:
+class BatchSampler:
+    """The two sampler runs of every batch, on runners built once (the stacked model's structure and
+    the clamped positions do not change during training; only weights and clamp values do)."""
+
+    def __init__(self, ir, spec, stack, latent, backend, B: int, opts, options: dict):
+        T, size, n, d = stack.T, stack.size, ir.num_spins, len(spec.data_index)
+        self.data = np.concatenate([o + spec.data_index for o in stack.offsets])          # x_{t−1} of each step
+        self.copies = np.concatenate([o + n + np.arange(d) for o in stack.offsets])       # its clamped x_t
+        self.exact_positive = latents_independent(ir, latent)
+        self.positive = (backend.runner(stack.template, B, np.r_[self.data, self.copies], **options)
+                         if len(latent) else None)
+        self.negative = backend.runner(stack.template, B, self.copies, **options)
+        self.fixed = np.concatenate([o + ir.clamp_index for o in stack.offsets])
+        self.fixed_value = np.tile(ir.clamp_value, T)
+        self.B, self.T, self.size, self.n, self.opts = B, T, size, n, opts
+        self.persistent = None                   # the model phase's chains, carried from batch to batch
+
+    def run(self, h, data, traj, beta, rng) -> tuple:
+        """(positive, negative) samples (B, k, T, n) of the steps' own spins, and the spin updates done."""
+        B, T, size, n, o = self.B, self.T, self.size, self.n, self.opts
+        k, spacing = o.samples_per_estimate, o.spacing
+        x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
+        x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)
+        if self.persistent is None:
+            self.persistent = (2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8)
+        updates = 0
+        if self.positive is not None:            # positive phase: x_{t−1} and x_t clamped, latents sampled
+            # latents with no coupling among themselves are independent given the clamped data: one sweep
+            # per sample is then an exact draw, with no warm-up
+            sweeps, burn, thin = (k, 0, 1) if self.exact_positive else (k * spacing, o.warmup_sweeps, spacing)
+            pos, u = self.positive.run(h, data, np.concatenate([x_prev, x_next], axis=1), self.persistent,
+                                       sweeps, burn, thin, beta, int(rng.integers(2**31)))
+            updates += u
+        else:
+            pos = np.zeros((B, 1, T * size), dtype=np.int8)
+            pos[:, 0, self.data] = x_prev
+            pos[:, 0, self.fixed] = self.fixed_value
+        # model phase: only x_t clamped; persistent chains
+        neg, u = self.negative.run(h, data, x_next, self.persistent, k * spacing, o.warmup_sweeps, spacing, beta,
+                                   int(rng.integers(2**31)))
+        updates += u
+        self.persistent = neg[:, -1, :].copy()
+        own = lambda S: S.reshape(B, S.shape[1], T, size)[:, :, :, :n]      # noqa: E731
+        return own(pos), own(neg), updates
+
+
+def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rng):
+    """One gradient step for every denoising step on one batch: two sampler runs and array arithmetic
+    over all T steps at once."""
+    T, n = len(thetas), ir.num_spins
+    h, data = stack.arrays(thetas)
+    pos, neg, updates = sampler.run(h, data, traj, beta, rng)
+    m_pos, C_pos, rows, cols = block_pair_means(ir, pos.reshape(-1, T, n))
+    m_neg, C_neg, _, _ = block_pair_means(ir, neg.reshape(-1, T, n))
+    dm, dC = m_pos - m_neg, C_pos - C_neg
+    grad = beta * (mean_energy_gradient(ir, m_pos, C_pos) - mean_energy_gradient(ir, m_neg, C_neg))
+    grad += opts.weight_decay * thetas
+    rho = lag_autocorrelations(neg)
+    if opts.acp:
+        for t in range(T):
+            lam = lambdas[t]
+            if rho[t] > opts.acp_target:
                 lam = max(lam * (1 + opts.acp_rate), opts.acp_start)
-            elif rho < opts.acp_target / 2:
+            elif rho[t] < opts.acp_target / 2:
                 lam = lam * (1 - opts.acp_rate)
                 if lam < opts.acp_floor:
                     lam = 0.0
-            lambdas[t - 1] = lam
-            if lam > 0:
-                grad = grad + lam * acp_gradient(base, m_neg, C_neg, prow, pcol)
-        thetas[t - 1] = adam.step(t - 1, thetas[t - 1], grad)
-        with np.errstate(over="ignore", invalid="ignore"):      # ⟨E⟩ is affine in the means we have
-            gap = beta * (mean_energy(base, m_pos, C_pos) - mean_energy(base, m_neg, C_neg))
-        rows.append({"step": t, "loss_proxy": gap, "grad_norm": float(np.linalg.norm(grad)), "lambda": float(lam),
-                     "autocorr": rho, "spin_updates": int(updates) if t == 1 else 0})
-    return rows
+            lambdas[t] = lam
+        if np.any(lambdas > 0):
+            grad += lambdas[:, None] * acp_gradient(ir, m_neg, C_neg, rows, cols)
+    thetas[:] = adam.step(thetas, grad)
+    # ⟨E⟩ is affine in the means: the loss proxy β(⟨E⟩_data − ⟨E⟩_model) needs no energies
+    J_t = np.stack([data[p] for p in stack.positions])
+    h_t = np.stack([h[o:o + n] for o in stack.offsets])
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = beta * ((h_t * dm).sum(axis=1) + 0.5 * (J_t * dC).sum(axis=1))
+    return [{"step": t + 1, "loss_proxy": float(gap[t]), "grad_norm": float(np.linalg.norm(grad[t])),
+             "lambda": float(lambdas[t]), "autocorr": float(rho[t]), "spin_updates": int(updates) if t == 0 else 0}
+            for t in range(T)]
 
 
 def latents_independent(ir, latent: np.ndarray) -> bool:
@@ -389,12 +445,6 @@ def latents_independent(ir, latent: np.ndarray) -> bool:
     if np.any(is_latent[coo.row] & is_latent[coo.col]):
         return False
     return all(not np.any(is_latent[idx].sum(axis=1) >= 2) for idx, _ in ir.kbody.values())
-
-
-def _check_interrupted(res):
-    """A sampler stopped by Ctrl-C returns what it had; inside training that is not an estimate."""
-    if res.info.get("interrupted"):
-        raise KeyboardInterrupt
 
 
 WEIGHT_LIMIT = 1e30         # weights past this make energies overflow: training has diverged

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import BackendError
 from ...results import SampleResult
-from ..base import COMMON_OPTIONS, Backend, initial_state, run_info
+from ..base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
 from . import kernels
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
@@ -69,25 +69,14 @@ class EmulatorBackend(Backend):
         seeds = _seeds(spec.seed, 4)
         init_rng = np.random.default_rng(int(seeds[0]))
         S = np.ascontiguousarray(initial_state(ir, spec, init_rng).astype(np.int8))
-        free = np.ones(n, dtype=bool)
-        free[spec.clamp_index] = False
-        colors = ir.colors
-        order = np.lexsort((np.arange(n), colors))
-        order = order[free[order]].astype(np.int64)
-        block_ptr = np.r_[0, np.cumsum(np.bincount(colors[order], minlength=ir.num_colors))].astype(np.int64)
-        clock = fabric.clock
-        if clock["mode"] == "async":
-            q = float(clock.get("update_probability", 0.1))
-            ticks = max(1, int(round(1.0 / q)))
-            cycles = ticks
-        else:
-            q, ticks, cycles = 1.0, 0, max(ir.num_colors, 1)
+        free, order, block_ptr = update_order(ir, spec.clamp_index)
+        q, ticks, cycles = clocking(fabric, ir)
         groups = chain_groups(C, threads)
         sched = np.random.SeedSequence(int(seeds[1])).generate_state(2 * C, dtype=np.uint64)
         s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
         snapshot = np.empty_like(S)
         record = np.empty((C, spec.kept, n), dtype=np.int8)
-        info = {"fabric": fabric.name, "placement": placement, "clock_mode": clock["mode"]}
+        info = {"fabric": fabric.name, "placement": placement, "clock_mode": fabric.clock["mode"]}
         J = ir.J
         if fabric.exact:
             rows = kernels.padded_rows(J, J.data.astype(np.float32))
@@ -119,6 +108,12 @@ class EmulatorBackend(Backend):
         info.update(ledger(fabric, n_free, edges, cycles, done, kept, C))
         info.update(run_info(self.name, spec, ir, ir.num_colors, done, C, t0, t1, t2, interrupted))
         return SampleResult(ir, samples, C, info)
+
+    def runner(self, ir, chains, clamp_index, **options):
+        fabric = load_fabric(options.get("fabric", "ideal") or "ideal")
+        if not fabric.exact or set(options) - {"fabric", "threads"}:
+            return super().runner(ir, chains, clamp_index, **options)
+        return ExactFabricRunner(self, ir, chains, clamp_index, fabric, options.get("threads", 1))
 
     def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles,
                       groups):
@@ -176,6 +171,62 @@ class EmulatorBackend(Backend):
                                        pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,
                                        spec.thin, record, kept, groups)
         return run, extra
+
+
+def update_order(ir, clamp_index) -> tuple:
+    """(free mask, the free spins colour by colour, each colour's bounds in that list)."""
+    n = ir.num_spins
+    free = np.ones(n, dtype=bool)
+    free[clamp_index] = False
+    order = np.lexsort((np.arange(n), ir.colors))
+    order = order[free[order]].astype(np.int64)
+    block_ptr = np.r_[0, np.cumsum(np.bincount(ir.colors[order], minlength=ir.num_colors))].astype(np.int64)
+    return free, order, block_ptr
+
+
+def clocking(fabric, ir) -> tuple:
+    """(update probability per tick, ticks per sweep (0: synchronous), clock cycles per sweep)."""
+    clock = fabric.clock
+    if clock["mode"] == "async":
+        q = float(clock.get("update_probability", 0.1))
+        ticks = max(1, int(round(1.0 / q)))
+        return q, ticks, ticks
+    return 1.0, 0, max(ir.num_colors, 1)
+
+
+class ExactFabricRunner(Runner):
+    """Runs on an exact-arithmetic fabric with the update order, neighbour rows and buffers built
+    once; each run writes the weights into the padded rows and calls the kernel."""
+
+    def __init__(self, backend, ir, chains, clamp_index, fabric, threads):
+        super().__init__(backend, ir, chains, clamp_index, {})
+        from ..reference import clamped_union, data_positions
+        check_and_place(ir, fabric)
+        _, self.order, self.block_ptr = update_order(ir, clamped_union(ir, clamp_index))
+        self.q, self.ticks, _ = clocking(fabric, ir)
+        self.ptr4, self.nb4, labels = kernels.padded_rows(ir.J, data_positions(ir))
+        self.slots = np.flatnonzero(labels)                 # where each J entry sits in the padded rows
+        self.sources = labels[self.slots].astype(np.int64) - 1
+        self.w4 = np.zeros(len(labels), np.float32)
+        self.kb = kbody_table(ir)
+        self.groups = chain_groups(self.chains, threads)
+        self.S = np.empty((ir.num_spins, self.chains), np.int8)
+        self.snapshot = np.empty_like(self.S)
+
+    def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
+        S, C, n = self.S, self.chains, self.ir.num_spins
+        self.w4[self.slots] = J_data[self.sources]
+        S[:] = np.asarray(initial).T
+        S[self.ir.clamp_index] = self.ir.clamp_value[:, None]
+        S[self.clamp_index] = np.asarray(clamp_value).T
+        sched = np.random.SeedSequence(int(_seeds(seed, 4)[1])).generate_state(2 * C, dtype=np.uint64)
+        s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
+        total = burn_in + sweeps
+        record = np.empty((C, sweeps // thin, n), dtype=np.int8)
+        kernels.drive_exact(self.order, self.block_ptr, self.ticks, self.q, self.ptr4, self.nb4, self.w4,
+                            np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
+                            self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups)
+        return record, len(self.order) * C * total
 
 
 def kbody_table(ir):

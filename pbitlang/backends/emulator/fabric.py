@@ -7,6 +7,7 @@ energy.  `pb.fabrics()` lists the built-in ones; a path to a .json file works
 wherever a fabric name does."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -61,14 +62,20 @@ class Fabric:
         return fabric_from_dict(data, f"{self.name} (modified)")
 
 
-def builtin_fabrics() -> dict:
-    """name → description of the profiles shipped with pbitlang."""
+@functools.lru_cache(maxsize=None)
+def _builtin_texts() -> dict:
+    """name → JSON text of the profiles shipped with pbitlang (read once: training samples many times)."""
     out = {}
     for entry in sorted(resources.files("pbitlang.backends").joinpath("fabrics").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".json"):
-            data = json.loads(entry.read_text())
-            out[data["name"]] = data.get("description", "")
+            text = entry.read_text()
+            out[json.loads(text)["name"]] = text
     return out
+
+
+def builtin_fabrics() -> dict:
+    """name → description of the profiles shipped with pbitlang."""
+    return {name: json.loads(text).get("description", "") for name, text in _builtin_texts().items()}
 
 
 def load_fabric(spec) -> Fabric:
@@ -78,9 +85,8 @@ def load_fabric(spec) -> Fabric:
     if isinstance(spec, dict):
         return fabric_from_dict(spec, "<dict>")
     spec = str(spec)
-    if spec in builtin_fabrics():
-        text = resources.files("pbitlang.backends").joinpath("fabrics", f"{spec}.json").read_text()
-        return fabric_from_dict(json.loads(text), spec)
+    if spec in _builtin_texts():
+        return fabric_from_dict(json.loads(_builtin_texts()[spec]), spec)
     path = Path(spec)
     if not path.is_file():
         raise BackendError(f"unknown fabric '{spec}' (built-in: {', '.join(builtin_fabrics())}; or a path to a .json profile)")
