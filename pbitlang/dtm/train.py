@@ -88,39 +88,85 @@ class Adam:
 
 
 @njit(cache=True)
-def _pair_sums(Xt, rows, cols):
-    """Σ_r x_ri x_rj for every entry (i, j) = (rows[e], cols[e]) of each block t: Xt (T, n, R) ±1 int8.
-    Compiled: the sums are dot products of contiguous int8 rows, a few ns each, where a Gram matrix
-    (BLAS) would compute all n² of them and numpy would gather R × nnz products."""
-    T = Xt.shape[0]
-    R = np.uint64(Xt.shape[2])
-    out = np.empty((T, len(rows)), np.int64)
+def _block_sums(S, k, offsets, n, rows, cols):
+    """Sums over the samples S (R, N) ±1 int8 — R = chains·k rows, each chain's k samples consecutive —
+    for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the entries
+    (rows[e], cols[e]) (T, nnz), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the
+    number of flips between consecutive samples (T,).  Compiled: each block is transposed once so the
+    pair sums are dot products of contiguous int8 rows (a few ns each)."""
+    R = S.shape[0]
+    T = len(offsets)
+    chains = R // k
+    sums = np.zeros((T, n), np.int64)
+    pairs = np.empty((T, len(rows)), np.int64)
+    spread = np.zeros(T)
+    flips = np.zeros(T, np.int64)
+    Xt = np.empty((n, R), np.int8)
+    uR = np.uint64(R)
     for t in range(T):
+        o = offsets[t]
+        for r in range(R):
+            for i in range(n):
+                Xt[i, r] = S[r, o + i]
+        for i in range(n):
+            x = Xt[i]
+            total = 0
+            for r in range(uR):
+                total += x[r]
+            sums[t, i] = total
+            for c in range(chains):
+                a = c * k
+                sc = np.int64(x[a])
+                for q in range(1, k):
+                    sc += x[a + q]
+                    flips[t] += x[a + q] != x[a + q - 1]
+                spread[t] += k - sc * sc / k
         for e in range(len(rows)):
-            a = Xt[t, rows[e]]
-            b = Xt[t, cols[e]]
+            a = Xt[rows[e]]
+            b = Xt[cols[e]]
             acc = 0
-            for r in range(R):
+            for r in range(uR):
                 acc += a[r] * b[r]
-            out[t, e] = acc
-    return out
+            pairs[t, e] = acc
+    return sums, pairs, spread, flips
 
 
-def block_pair_means(ir, X: np.ndarray) -> tuple:
-    """⟨s_i⟩ (T, n) and ⟨s_i s_j⟩ (T, nnz) for every stored coupling entry (i, j) of ir.J, for each of
-    T blocks of ±1 samples X (R, T, n)."""
-    R, T, n = X.shape
-    rows = np.repeat(np.arange(n), np.diff(ir.J.indptr)).astype(np.int64)
-    cols = ir.J.indices.astype(np.int64)
-    m = X.mean(axis=0, dtype=np.float64)
-    Xt = np.ascontiguousarray(X.transpose(1, 2, 0), dtype=np.int8)
-    return m, _pair_sums(Xt, rows, cols) / R, rows, cols
+def coupling_entries(ir) -> tuple:
+    """(rows, cols) of every stored coupling entry of ir.J, in J.data order."""
+    return np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr)).astype(np.int64), ir.J.indices.astype(np.int64)
+
+
+def block_statistics(S: np.ndarray, k: int, offsets, n: int, rows, cols) -> tuple:
+    """For each block of spins offsets[t] … offsets[t] + n of the samples S (R, N) (each chain's k
+    samples consecutive): ⟨s_i⟩ (T, n), ⟨s_i s_j⟩ (T, nnz) for the entries (rows[e], cols[e]), and the
+    lag autocorrelation ρ (T,) (see lag_autocorrelation)."""
+    S = np.ascontiguousarray(S, dtype=np.int8)
+    sums, pairs, spread, flips = _block_sums(S, int(k), np.asarray(offsets, np.int64), int(n),
+                                             np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+    R = S.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
+    return sums / R, pairs / R, rho
 
 
 def pair_means(ir, S: np.ndarray) -> tuple:
     """⟨s_i⟩ and ⟨s_i s_j⟩ for every stored coupling entry (i, j) of J, over the rows of S."""
-    m, C, rows, cols = block_pair_means(ir, np.asarray(S)[:, None, :])
+    rows, cols = coupling_entries(ir)
+    m, C, _ = block_statistics(S, 1, [0], ir.num_spins, rows, cols)
     return m[0], C[0], rows, cols
+
+
+def lag_autocorrelation(samples: np.ndarray) -> float:
+    """Autocorrelation at the training lag, within chains: samples (chains, k, n).
+
+    ρ = 1 − E[(s_k − s_{k+1})²] / (2 σ²_within), with σ²_within each chain's own
+    (unbiased) variance: 0 for independent samples, 1 for chains that do not
+    move.  Chains differ in their clamped x_t, so variance across chains would
+    mistake different conditions for mixing.  For ±1 values (k − 1)·σ² = k − (Σ s)²/k and
+    (s_k − s_{k+1})² is 4 at a flip, so ρ = 1 − 2·flips / Σ(k − (Σ s)²/k)."""
+    chains, k, n = samples.shape
+    none = np.zeros(0, np.int64)
+    return float(block_statistics(samples.reshape(chains * k, n), k, [0], n, none, none)[2][0])
 
 
 def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -133,31 +179,6 @@ def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
 def acp_gradient(ir, m: np.ndarray, C: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings (rows per step)."""
     return 0.5 * np.asarray((m[..., rows] * m[..., cols] - C) @ ir.weights.dJ)
-
-
-def lag_autocorrelations(samples: np.ndarray) -> np.ndarray:
-    """Autocorrelation at the training lag, within chains, for each block: samples (chains, k, T, n) → (T,).
-
-    ρ = 1 − E[(s_k − s_{k+1})²] / (2 σ²_within), with σ²_within each chain's own
-    (unbiased) variance: 0 for independent samples, 1 for chains that do not
-    move.  Chains differ in their clamped x_t, so variance across chains would
-    mistake different conditions for mixing."""
-    chains, k, T, n = samples.shape
-    if k < 2:
-        return np.full(T, np.nan)
-    # for ±1 values: (k − 1)·var = k − (Σ s)²/k, and (s_k − s_{k+1})² is 4 at a flip, else 0
-    sums = samples.sum(axis=1, dtype=np.int64).astype(np.float64)          # (chains, T, n)
-    total = (k - sums ** 2 / k).sum(axis=(0, 2)) / (k - 1)                  # (T,)
-    flips = (samples[:, 1:] != samples[:, :-1]).sum(axis=(0, 1, 3), dtype=np.int64)
-    step = 4.0 * flips / (k - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = 1.0 - step / (2.0 * total)
-    return np.where(total <= 1e-12, 0.0, rho)
-
-
-def lag_autocorrelation(samples: np.ndarray) -> float:
-    """lag_autocorrelations of one block: samples (chains, k, n)."""
-    return float(lag_autocorrelations(samples[:, :, None, :])[0])
 
 
 class TrainedModel(Program):
@@ -372,9 +393,10 @@ class BatchSampler:
         self.fixed_value = np.tile(ir.clamp_value, T)
         self.B, self.T, self.size, self.n, self.opts = B, T, size, n, opts
         self.persistent = None                   # the model phase's chains, carried from batch to batch
+        self.entries = coupling_entries(ir)
 
     def run(self, h, data, traj, beta, rng) -> tuple:
-        """(positive, negative) samples (B, k, T, n) of the steps' own spins, and the spin updates done."""
+        """(positive, negative) samples (B, k, T·size) of the stacked model, and the spin updates done."""
         B, T, size, n, o = self.B, self.T, self.size, self.n, self.opts
         k, spacing = o.samples_per_estimate, o.spacing
         x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
@@ -398,8 +420,7 @@ class BatchSampler:
                                    int(rng.integers(2**31)))
         updates += u
         self.persistent = neg[:, -1, :].copy()
-        own = lambda S: S.reshape(B, S.shape[1], T, size)[:, :, :, :n]      # noqa: E731
-        return own(pos), own(neg), updates
+        return pos, neg, updates
 
 
 def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rng):
@@ -408,12 +429,12 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
     T, n = len(thetas), ir.num_spins
     h, data = stack.arrays(thetas)
     pos, neg, updates = sampler.run(h, data, traj, beta, rng)
-    m_pos, C_pos, rows, cols = block_pair_means(ir, pos.reshape(-1, T, n))
-    m_neg, C_neg, _, _ = block_pair_means(ir, neg.reshape(-1, T, n))
+    rows, cols = sampler.entries
+    m_pos, C_pos, _ = block_statistics(pos.reshape(-1, pos.shape[-1]), pos.shape[1], stack.offsets, n, rows, cols)
+    m_neg, C_neg, rho = block_statistics(neg.reshape(-1, neg.shape[-1]), neg.shape[1], stack.offsets, n, rows, cols)
     dm, dC = m_pos - m_neg, C_pos - C_neg
-    grad = beta * (mean_energy_gradient(ir, m_pos, C_pos) - mean_energy_gradient(ir, m_neg, C_neg))
+    grad = beta * (mean_energy_gradient(ir, dm, dC) - ir.weights.doff)    # the affine map's offsets cancel
     grad += opts.weight_decay * thetas
-    rho = lag_autocorrelations(neg)
     if opts.acp:
         for t in range(T):
             lam = lambdas[t]
