@@ -209,6 +209,10 @@ def test_cli_train_and_generate(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["samples"] == 10 and data["steps"] == 4
     assert main(["train", str(prog), "--data", str(tmp_path / "nope.npy")]) == 2
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "emulator",
+                 "--fabric", "ideal", "-o", str(tmp_path / "e.pbir")]) == 0
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "nope"]) == 2
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--fabric", "ideal"]) == 2
     assert main(["generate", str(prog).replace(".pb", ".pbir")]) == 2
 
 

@@ -49,6 +49,8 @@ def build_parser() -> Parser:
     t.add_argument("--samples", type=int, default=4, help="samples per gradient estimate")
     t.add_argument("--spacing", type=int, default=2, help="sweeps between those samples")
     t.add_argument("--no-acp", action="store_true", help="turn the adaptive correlation penalty off")
+    t.add_argument("--backend", default="reference", help="sampler for both phases (reference, emulator, …)")
+    t.add_argument("--fabric", help="fabric profile, for the emulator backend")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-o", "--output", default="trained.pbir")
     t.add_argument("--checkpoint", help="directory for checkpoints and metrics.jsonl")
@@ -207,7 +209,8 @@ def _train(args) -> int:
     model = train(prog, data, chain=args.chain, epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint,
                   resume=args.resume, progress=progress, batch_size=args.batch_size, lr=args.lr,
                   warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
-                  acp=not args.no_acp)
+                  acp=not args.no_acp, backend=args.backend,
+                  backend_options={"fabric": args.fabric} if args.fabric else {})
     model.save(args.output)
     last = model.info["final"]
     print(f"trained chain '{model.chain}' ({len(model.thetas)} steps × {model.thetas.shape[1]} weights) in "

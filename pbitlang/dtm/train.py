@@ -56,6 +56,8 @@ class TrainOptions:
                 raise PbitError(f"{name} must be an integer ≥ {0 if name == 'warmup_sweeps' else 1}, got {v!r}")
         if not self.lr > 0 or not math.isfinite(self.lr):
             raise PbitError(f"lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.backend_options, dict):
+            raise PbitError(f"backend_options must be a dict of sampler options, got {self.backend_options!r}")
         if self.acp and self.samples_per_estimate < 2:
             raise PbitError("ACP measures autocorrelation between samples: samples_per_estimate must be ≥ 2")
 
