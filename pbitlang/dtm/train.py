@@ -94,8 +94,9 @@ def _block_sums(S, k, offsets, n, rows, cols):
     """Sums over the samples S (R, N) ±1 int8 — R = chains·k rows, each chain's k samples consecutive —
     for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the entries
     (rows[e], cols[e]) (T, nnz), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the
-    number of flips between consecutive samples (T,).  Compiled: each block is transposed once so the
-    pair sums are dot products of contiguous int8 rows (a few ns each)."""
+    number of flips between consecutive samples (T,).  Compiled: each block is transposed once, into
+    columns ordered (sample q, chain c), so every sum below is a vectorised pass over contiguous int8
+    (pair sums are dot products; a chain's consecutive samples are `chains` apart)."""
     R = S.shape[0]
     T = len(offsets)
     chains = R // k
@@ -104,25 +105,42 @@ def _block_sums(S, k, offsets, n, rows, cols):
     spread = np.zeros(T)
     flips = np.zeros(T, np.int64)
     Xt = np.empty((n, R), np.int8)
-    uR = np.uint64(R)
+    chain_sum = np.empty(chains, np.int64)
+    column = np.empty(R, np.int64)
+    for r in range(R):
+        column[r] = (r % k) * chains + r // k
+    uR, uC = np.uint64(R), np.uint64(chains)
+    top = R - R % 8
     for t in range(T):
         o = offsets[t]
-        for r in range(R):
+        for r0 in range(0, top, 8):                    # eight samples at a time: half the time of one
             for i in range(n):
-                Xt[i, r] = S[r, o + i]
+                for q in range(8):
+                    Xt[i, column[r0 + q]] = S[r0 + q, o + i]
+        for r in range(top, R):
+            for i in range(n):
+                Xt[i, column[r]] = S[r, o + i]
         for i in range(n):
             x = Xt[i]
             total = 0
             for r in range(uR):
                 total += x[r]
             sums[t, i] = total
-            for c in range(chains):
-                a = c * k
-                sc = np.int64(x[a])
+            changes = 0
+            for r in range(uC, uR):
+                changes += x[r] != x[r - uC]
+            flips[t] += changes
+            if k > 1:
+                for c in range(uC):
+                    chain_sum[c] = x[c]
                 for q in range(1, k):
-                    sc += x[a + q]
-                    flips[t] += x[a + q] != x[a + q - 1]
-                spread[t] += k - sc * sc / k
+                    base = np.uint64(q * chains)
+                    for c in range(uC):
+                        chain_sum[c] += x[base + c]
+                sq = 0.0
+                for c in range(uC):
+                    sq += chain_sum[c] * chain_sum[c]
+                spread[t] += chains * k - sq / k
         for e in range(len(rows)):
             a = Xt[rows[e]]
             b = Xt[cols[e]]

@@ -216,9 +216,8 @@ class ExactFabricRunner(Runner):
     def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
         S, C, n = self.S, self.chains, self.ir.num_spins
         self.w4[self.slots] = J_data[self.sources]
-        S[:] = np.asarray(initial).T
-        S[self.ir.clamp_index] = self.ir.clamp_value[:, None]
-        S[self.clamp_index] = np.asarray(clamp_value).T
+        kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
+                           self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
         sched = np.random.SeedSequence(int(_seeds(seed, 4)[1])).generate_state(2 * C, dtype=np.uint64)
         s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
         total = burn_in + sweeps
