@@ -362,7 +362,8 @@ class StackedSteps:
         keys = np.repeat(np.arange(n_tot), np.diff(J.indptr)) * n_tot + J.indices
         base = ir.with_weights(zero[0])
         brow = np.repeat(np.arange(ir.num_spins), np.diff(base.J.indptr))
-        self.positions = [np.searchsorted(keys, (brow + o) * n_tot + base.J.indices + o) for o in offsets]
+        self.positions = np.stack([np.searchsorted(keys, (brow + o) * n_tot + base.J.indices + o) for o in offsets])
+        self.fields = offsets[:, None] + np.arange(ir.num_spins)      # (T, n): each step's own spins
         self.h0 = np.concatenate([m.h for m in models])
         self.offsets = offsets
         kbody = {}
@@ -380,10 +381,8 @@ class StackedSteps:
         w = self.ir.weights
         data = self.J0.copy()
         h = self.h0.copy()
-        n = self.ir.num_spins
-        for t in range(self.T):
-            data[self.positions[t]] += w.dJ @ thetas[t]
-            h[self.offsets[t]:self.offsets[t] + n] += w.dh @ thetas[t]
+        data[self.positions] += np.asarray(w.dJ @ thetas.T).T        # steps' entries never overlap
+        h[self.fields] += np.asarray(w.dh @ thetas.T).T
         return h, data
 
     def model(self, thetas: np.ndarray):
@@ -469,8 +468,7 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
             grad += lambdas[:, None] * acp_gradient(ir, m_neg, C_neg, rows, cols)
     thetas[:] = adam.step(thetas, grad)
     # ⟨E⟩ is affine in the means: the loss proxy β(⟨E⟩_data − ⟨E⟩_model) needs no energies
-    J_t = np.stack([data[p] for p in stack.positions])
-    h_t = np.stack([h[o:o + n] for o in stack.offsets])
+    J_t, h_t = data[stack.positions], h[stack.fields]
     with np.errstate(over="ignore", invalid="ignore"):
         gap = beta * ((h_t * dm).sum(axis=1) + 0.5 * (J_t * dC).sum(axis=1))
     return [{"step": t + 1, "loss_proxy": float(gap[t]), "grad_norm": float(np.linalg.norm(grad[t])),
