@@ -117,6 +117,27 @@ def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None)
         update_block(block, X, beta, U[a * C:b * C], last_fields if k == last else None)
 
 
+def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thin: int, record: np.ndarray,
+               progress=None) -> tuple:
+    """One sweep per β in betas, keeping every thin-th state after burn_in in record (chains, kept, n);
+    returns (kept, sweeps done, interrupted): Ctrl-C stops the run and keeps what was sampled."""
+    kept = done = 0
+    with np.errstate(over="ignore"):
+        try:
+            for sweep in range(len(betas)):
+                gibbs_sweep(plan, X, float(betas[sweep]), bitgen)
+                done = sweep + 1
+                after = done - burn_in
+                if after > 0 and after % thin == 0 and kept < record.shape[1]:
+                    record[:, kept, :] = X.astype(np.int8)[plan.inv].T
+                    kept += 1
+                if progress is not None:
+                    progress(done, len(betas))
+        except KeyboardInterrupt:
+            return kept, done, True
+    return kept, done, False
+
+
 class ReferenceBackend(Backend):
     name = "reference"
     description = ("chromatic block Gibbs sampler (scipy sparse × dense, chains vectorised); exact k-body factors; "
@@ -138,23 +159,9 @@ class ReferenceBackend(Backend):
         X = initial_state(ir, spec, rng)[plan.perm]
         C, n = spec.chains, ir.num_spins
         record = np.empty((C, spec.kept, n), dtype=np.int8)
-        kept = 0
-        interrupted = False
         t1 = time.perf_counter()
-        done = 0
-        with np.errstate(over="ignore"):
-            try:
-                for sweep in range(spec.total_sweeps):
-                    gibbs_sweep(plan, X, float(spec.betas[sweep]), rng.bit_generator)
-                    done = sweep + 1
-                    after = sweep + 1 - spec.burn_in
-                    if after > 0 and after % spec.thin == 0 and kept < spec.kept:
-                        record[:, kept, :] = X.astype(np.int8)[plan.inv].T
-                        kept += 1
-                    if spec.progress is not None:
-                        spec.progress(done, spec.total_sweeps)
-            except KeyboardInterrupt:
-                interrupted = True
+        kept, done, interrupted = run_sweeps(plan, X, spec.betas, rng.bit_generator, spec.burn_in, spec.thin, record,
+                                             spec.progress)
         t2 = time.perf_counter()
         samples = (record if kept == spec.kept else record[:, :kept]).reshape(C * kept, n)
         info = run_info(self.name, spec, ir, len(plan.blocks), done, C, t0, t1, t2, interrupted)
@@ -204,14 +211,9 @@ class ReferenceRunner(Runner):
         X[self.fixed_pos] = self.ir.clamp_value[:, None]
         X[self.chain_pos] = np.asarray(clamp_value, dtype=np.float32).T
         rng = np.random.Generator(np.random.SFC64(seed))
-        kept_max = sweeps // thin
-        record = np.empty((C, kept_max, n), dtype=np.int8)
-        kept = 0
-        with np.errstate(over="ignore"):
-            for sweep in range(burn_in + sweeps):
-                gibbs_sweep(plan, X, float(beta), rng.bit_generator)
-                after = sweep + 1 - burn_in
-                if after > 0 and after % thin == 0 and kept < kept_max:
-                    record[:, kept, :] = X.astype(np.int8)[plan.inv].T
-                    kept += 1
+        record = np.empty((C, sweeps // thin, n), dtype=np.int8)
+        _, _, interrupted = run_sweeps(plan, X, np.full(burn_in + sweeps, float(beta)), rng.bit_generator, burn_in, thin,
+                                       record)
+        if interrupted:
+            raise KeyboardInterrupt
         return record, plan.free * C * (burn_in + sweeps)

@@ -247,6 +247,16 @@ def record_state(S, record, k, c0, c1):
             record[c, k, i] = S[i, c]
 
 
+@njit(inline="always")
+def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1):
+    """Keep the state after this sweep when it is a thin-th one past burn-in; returns the kept count."""
+    after = sweep + 1 - burn_in
+    if after > 0 and after % thin == 0 and k < record.shape[1]:
+        record_state(S, record, k, c0, c1)
+        return k + 1
+    return k
+
+
 @njit(cache=True)
 def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
     """S[i, c] = initial[c, i], then the clamps: fixed_value[k] at fixed_index[k] in every chain and
@@ -294,10 +304,7 @@ def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, beta
                     snapshot[:, c0:c1] = S[:, c0:c1]
                     update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t,
                                  new, kb_ptr, kb_coeff, kb_others, c0, c1)
-            after = sweep + 1 - burn_in
-            if after > 0 and after % thin == 0 and k < record.shape[1]:
-                record_state(S, record, k, c0, c1)
-                k += 1
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
     return kept_out[0]
 
@@ -332,10 +339,7 @@ def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, ta
                     update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, table, window, shift, acc_max,
                                  lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
                                  hold_threshold, q_update, acc, index, thresh, new, c0, c1)
-            after = sweep + 1 - burn_in
-            if after > 0 and after % thin == 0 and k < record.shape[1]:
-                record_state(S, record, k, c0, c1)
-                k += 1
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
     return kept_out[0]
 
