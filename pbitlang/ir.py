@@ -197,11 +197,13 @@ class IR:
         w = self.weights
         if theta.shape != w.theta.shape:
             raise ValueError(f"expected {w.num_weights} weights, got {theta.size}")
-        h = w.h_const + w.dh @ theta
-        data = w.J_const + w.dJ @ theta
-        J = sp.csr_array((data, self.J.indices, self.J.indptr), shape=self.J.shape)
-        return replace(self, h=_frozen(h), J=_freeze_csr(J), offset=float(w.offset_const + w.doff @ theta),
-                       weights=replace(w, theta=_frozen(theta)))
+        return replace(self.with_arrays(w.h_const + w.dh @ theta, w.J_const + w.dJ @ theta),
+                       offset=float(w.offset_const + w.doff @ theta), weights=replace(w, theta=_frozen(theta)))
+
+    def with_arrays(self, h, J_data) -> "IR":
+        """The same structure with these fields (n,) and coupling data (aligned with J.data)."""
+        J = sp.csr_array((np.asarray(J_data, dtype=np.float64), self.J.indices, self.J.indptr), shape=self.J.shape)
+        return replace(self, h=_frozen(np.asarray(h, dtype=np.float64)), J=_freeze_csr(J))
 
     def term_source(self, i: int, j: int | None = None) -> str:
         """Where in the source a field (i) or coupling (i, j) comes from."""

@@ -28,7 +28,7 @@ def test_runner_matches_sample(backend, options):
     ir, clamp_index, clamp_value, initial, h, J = _case()
     be = get_backend(backend)
     runner = be.runner(ir, 6, clamp_index, **options)
-    model = runner.model(h, J.data)
+    model = ir.with_arrays(h, J.data)
     for seed in (1, 2):                               # the runner's buffers are reused between runs
         got, updates = runner.run(h, J.data, clamp_value, initial, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed)
         ref = be.sample(model, chains=6, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed, initial=initial,

@@ -100,18 +100,8 @@ class Runner:
         self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
         self.clamp_index = np.asarray(clamp_index, dtype=np.int64)
 
-    def model(self, h, J_data):
-        """The IR with these weights (same structure)."""
-        import scipy.sparse as sp
-        from dataclasses import replace
-
-        from ..ir import _freeze_csr, _frozen
-        J = sp.csr_array((np.asarray(J_data, dtype=np.float64), self.ir.J.indices, self.ir.J.indptr),
-                         shape=self.ir.J.shape)
-        return replace(self.ir, h=_frozen(np.asarray(h, dtype=np.float64)), J=_freeze_csr(J))
-
     def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta: float, seed: int):
-        res = self.backend.sample(self.model(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
+        res = self.backend.sample(self.ir.with_arrays(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
                                   thin=thin, beta=beta, seed=seed, initial=initial,
                                   clamp_spins=(self.clamp_index, clamp_value), **self.options)
         if res.info.get("interrupted"):

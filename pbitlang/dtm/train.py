@@ -355,7 +355,6 @@ class StackedSteps:
         offsets = np.arange(T) * self.size
         J = sp.csr_array(sp.block_diag([m.J for m in models], format="csr"))
         J.sort_indices()
-        self.J_indices, self.J_indptr = J.indices, J.indptr
         self.J0 = J.data.copy()                         # the data at θ = 0
         # where each base coupling entry of step t sits in the stacked data
         n_tot = T * self.size
@@ -386,14 +385,7 @@ class StackedSteps:
         return h, data
 
     def model(self, thetas: np.ndarray):
-        from dataclasses import replace
-
-        import scipy.sparse as sp
-
-        from ..ir import _freeze_csr, _frozen
-        h, data = self.arrays(thetas)
-        J = sp.csr_array((data, self.J_indices, self.J_indptr), shape=self.template.J.shape)
-        return replace(self.template, J=_freeze_csr(J), h=_frozen(h))
+        return self.template.with_arrays(*self.arrays(thetas))
 
 
 class BatchSampler:
