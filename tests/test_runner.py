@@ -7,8 +7,8 @@ from pbitlang.backends import get_backend
 from pbitlang.testing import random_model_source
 
 
-def _case(seed=2, chains=6):
-    prog = pb.compile(random_model_source(seed, n=12, kbody=False))
+def _case(seed=2, chains=6, kbody=False):
+    prog = pb.compile(random_model_source(seed, n=12, kbody=kbody))
     ir = prog.ir
     rng = np.random.default_rng(seed)
     n = ir.num_spins
@@ -22,10 +22,12 @@ def _case(seed=2, chains=6):
     return ir, clamp_index, clamp_value, initial, h, J.tocsr()
 
 
-@pytest.mark.parametrize("backend,options", [("reference", {}), ("emulator", {}), ("emulator", {"fabric": "fpga"}),
-                                             ("emulator", {"threads": 2})])
-def test_runner_matches_sample(backend, options):
-    ir, clamp_index, clamp_value, initial, h, J = _case()
+@pytest.mark.parametrize("backend,options,kbody", [("reference", {}, False), ("emulator", {}, False),
+                                                   ("emulator", {"fabric": "fpga"}, False),
+                                                   ("emulator", {"threads": 2}, False),
+                                                   ("reference", {}, True), ("emulator", {}, True)])
+def test_runner_matches_sample(backend, options, kbody):
+    ir, clamp_index, clamp_value, initial, h, J = _case(kbody=kbody)
     be = get_backend(backend)
     runner = be.runner(ir, 6, clamp_index, **options)
     model = ir.with_arrays(h, J.data)
