@@ -32,10 +32,10 @@ def test_runner_matches_sample(backend, options, kbody):
     runner = be.runner(ir, 6, clamp_index, **options)
     model = ir.with_arrays(h, J.data)
     for seed in (1, 2):                               # the runner's buffers are reused between runs
-        got, updates = runner.run(h, J.data, clamp_value, initial, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed)
+        got, updates = runner.run(h, J.data, clamp_value, initial.T, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed)
         ref = be.sample(model, chains=6, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed, initial=initial,
                         clamp_spins=(clamp_index, clamp_value), **options)
-        assert got.shape == (6, 3, ir.num_spins)
-        np.testing.assert_array_equal(got.reshape(-1, ir.num_spins), ref.samples)
+        assert got.shape == (3, ir.num_spins, 6)                     # (kept, n, chains): the samplers' layout
+        np.testing.assert_array_equal(got.transpose(2, 0, 1).reshape(-1, ir.num_spins), ref.samples)
         assert updates == ref.info["spin_updates"]
-        assert np.all(got[:, :, clamp_index] == clamp_value[:, None, :])
+        assert np.all(got[:, clamp_index, :] == clamp_value.T[None])

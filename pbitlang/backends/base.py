@@ -91,10 +91,12 @@ class Backend(ABC):
 class Runner:
     """Repeated runs on models of one structure: the IR's couplings pattern, colours and clamps, plus
     the spins `clamp_index` clamped per chain.  Each run brings the weights (h, J.data aligned with
-    ir.J), the per-chain clamp values (chains, k), a start state (chains, n) and the run's length,
-    and returns the kept states (chains, kept, n) int8 and the spin updates done.  This generic
-    runner builds the model and calls sample(); it is what backends without a runner of their own
-    get.  Runners skip the checks sample() makes: their caller (training) builds valid input."""
+    ir.J), the per-chain clamp values (chains, k), a start state and the run's length, and returns
+    the kept states and the spin updates done.  States are in the samplers' own layout, spins ×
+    chains: the start is (n, chains) and the kept states (kept, n, chains) int8, so that chains
+    carried from run to run and the statistics over them need no transposes.  This generic runner
+    builds the model and calls sample(); it is what backends without a runner of their own get.
+    Runners skip the checks sample() makes: their caller (training) builds valid input."""
 
     def __init__(self, backend, ir, chains: int, clamp_index, options: dict):
         self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
@@ -102,11 +104,12 @@ class Runner:
 
     def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta: float, seed: int):
         res = self.backend.sample(self.ir.with_arrays(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
-                                  thin=thin, beta=beta, seed=seed, initial=initial,
+                                  thin=thin, beta=beta, seed=seed, initial=np.asarray(initial).T,
                                   clamp_spins=(self.clamp_index, clamp_value), **self.options)
         if res.info.get("interrupted"):
             raise KeyboardInterrupt
-        return res.samples.reshape(self.chains, -1, self.ir.num_spins), res.info["spin_updates"]
+        samples = res.samples.reshape(self.chains, -1, self.ir.num_spins)
+        return np.ascontiguousarray(samples.transpose(1, 2, 0)), res.info["spin_updates"]
 
 
 def _int_option(options, name, default, minimum):

@@ -118,18 +118,23 @@ def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None)
 
 
 def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thin: int, record: np.ndarray,
-               progress=None) -> tuple:
-    """One sweep per β in betas, keeping every thin-th state after burn_in in record (chains, kept, n);
-    returns (kept, sweeps done, interrupted): Ctrl-C stops the run and keeps what was sampled."""
+               progress=None, native: bool = False) -> tuple:
+    """One sweep per β in betas, keeping every thin-th state after burn_in in record: (chains, kept, n),
+    or (kept, n, chains) when native; returns (kept, sweeps done, interrupted): Ctrl-C stops the run
+    and keeps what was sampled."""
     kept = done = 0
+    limit = record.shape[0] if native else record.shape[1]
     with np.errstate(over="ignore"):
         try:
             for sweep in range(len(betas)):
                 gibbs_sweep(plan, X, float(betas[sweep]), bitgen)
                 done = sweep + 1
                 after = done - burn_in
-                if after > 0 and after % thin == 0 and kept < record.shape[1]:
-                    record[:, kept, :] = X.astype(np.int8)[plan.inv].T
+                if after > 0 and after % thin == 0 and kept < limit:
+                    if native:
+                        record[kept] = X.astype(np.int8)[plan.inv]
+                    else:
+                        record[:, kept, :] = X.astype(np.int8)[plan.inv].T
                     kept += 1
                 if progress is not None:
                     progress(done, len(betas))
@@ -207,13 +212,13 @@ class ReferenceRunner(Runner):
         for (a, b, Jc, hc, _), src in zip(plan.blocks, self.sources):
             Jc.data[:] = J_data[src]
             hc[:, 0] = hp[a:b]
-        X = np.asarray(initial, dtype=np.float32).T[plan.perm]
+        X = np.asarray(initial, dtype=np.float32)[plan.perm]
         X[self.fixed_pos] = self.ir.clamp_value[:, None]
         X[self.chain_pos] = np.asarray(clamp_value, dtype=np.float32).T
         rng = np.random.Generator(np.random.SFC64(seed))
-        record = np.empty((C, sweeps // thin, n), dtype=np.int8)
+        record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         _, _, interrupted = run_sweeps(plan, X, np.full(burn_in + sweeps, float(beta)), rng.bit_generator, burn_in, thin,
-                                       record)
+                                       record, native=True)
         if interrupted:
             raise KeyboardInterrupt
         return record, plan.free * C * (burn_in + sweeps)

@@ -90,36 +90,28 @@ class Adam:
 
 
 @njit(cache=True)
-def _block_sums(S, k, offsets, n, rows, cols):
-    """Sums over the samples S (R, N) ±1 int8 — R = chains·k rows, each chain's k samples consecutive —
-    for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the entries
-    (rows[e], cols[e]) (T, nnz), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the
-    number of flips between consecutive samples (T,).  Compiled: each block is transposed once, into
-    columns ordered (sample q, chain c), so every sum below is a vectorised pass over contiguous int8
-    (pair sums are dot products; a chain's consecutive samples are `chains` apart)."""
-    R = S.shape[0]
+def _block_sums(S, offsets, n, rows, cols):
+    """Sums over the samples S (k, N, chains) ±1 int8 — k samples of every chain, in the samplers'
+    layout — for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the
+    entries (rows[e], cols[e]) (T, nnz), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k)
+    and the number of flips between consecutive samples (T,).  Compiled: each spin's k·chains values
+    are gathered into one contiguous int8 row (sample q, chain c at q·chains + c), so every sum below
+    is a vectorised pass (pair sums are dot products; a chain's consecutive samples are `chains` apart)."""
+    k, _, chains = S.shape
+    R = k * chains
     T = len(offsets)
-    chains = R // k
     sums = np.zeros((T, n), np.int64)
     pairs = np.empty((T, len(rows)), np.int64)
     spread = np.zeros(T)
     flips = np.zeros(T, np.int64)
     Xt = np.empty((n, R), np.int8)
     chain_sum = np.empty(chains, np.int64)
-    column = np.empty(R, np.int64)
-    for r in range(R):
-        column[r] = (r % k) * chains + r // k
     uR, uC = np.uint64(R), np.uint64(chains)
-    top = R - R % 8
     for t in range(T):
         o = offsets[t]
-        for r0 in range(0, top, 8):                    # eight samples at a time: half the time of one
-            for i in range(n):
-                for q in range(8):
-                    Xt[i, column[r0 + q]] = S[r0 + q, o + i]
-        for r in range(top, R):
-            for i in range(n):
-                Xt[i, column[r]] = S[r, o + i]
+        for i in range(n):
+            for q in range(k):
+                Xt[i, q * chains:(q + 1) * chains] = S[q, o + i]
         for i in range(n):
             x = Xt[i]
             total = 0
@@ -156,14 +148,14 @@ def coupling_entries(ir) -> tuple:
     return np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr)).astype(np.int64), ir.J.indices.astype(np.int64)
 
 
-def block_statistics(S: np.ndarray, k: int, offsets, n: int, rows, cols) -> tuple:
-    """For each block of spins offsets[t] … offsets[t] + n of the samples S (R, N) (each chain's k
-    samples consecutive): ⟨s_i⟩ (T, n), ⟨s_i s_j⟩ (T, nnz) for the entries (rows[e], cols[e]), and the
-    lag autocorrelation ρ (T,) (see lag_autocorrelation)."""
+def block_statistics(S: np.ndarray, offsets, n: int, rows, cols) -> tuple:
+    """For each block of spins offsets[t] … offsets[t] + n of the samples S (k, N, chains): ⟨s_i⟩
+    (T, n), ⟨s_i s_j⟩ (T, nnz) for the entries (rows[e], cols[e]), and the lag autocorrelation ρ (T,)
+    (see lag_autocorrelation)."""
     S = np.ascontiguousarray(S, dtype=np.int8)
-    sums, pairs, spread, flips = _block_sums(S, int(k), np.asarray(offsets, np.int64), int(n),
+    sums, pairs, spread, flips = _block_sums(S, np.asarray(offsets, np.int64), int(n),
                                              np.asarray(rows, np.int64), np.asarray(cols, np.int64))
-    R = S.shape[0]
+    k, R = S.shape[0], S.shape[0] * S.shape[2]
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
     return sums / R, pairs / R, rho
@@ -172,7 +164,7 @@ def block_statistics(S: np.ndarray, k: int, offsets, n: int, rows, cols) -> tupl
 def pair_means(ir, S: np.ndarray) -> tuple:
     """⟨s_i⟩ and ⟨s_i s_j⟩ for every stored coupling entry (i, j) of J, over the rows of S."""
     rows, cols = coupling_entries(ir)
-    m, C, _ = block_statistics(S, 1, [0], ir.num_spins, rows, cols)
+    m, C, _ = block_statistics(np.asarray(S).T[None], [0], ir.num_spins, rows, cols)
     return m[0], C[0], rows, cols
 
 
@@ -184,9 +176,8 @@ def lag_autocorrelation(samples: np.ndarray) -> float:
     move.  Chains differ in their clamped x_t, so variance across chains would
     mistake different conditions for mixing.  For ±1 values (k − 1)·σ² = k − (Σ s)²/k and
     (s_k − s_{k+1})² is 4 at a flip, so ρ = 1 − 2·flips / Σ(k − (Σ s)²/k)."""
-    chains, k, n = samples.shape
     none = np.zeros(0, np.int64)
-    return float(block_statistics(samples.reshape(chains * k, n), k, [0], n, none, none)[2][0])
+    return float(block_statistics(np.asarray(samples).transpose(1, 2, 0), [0], samples.shape[2], none, none)[2][0])
 
 
 def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -407,13 +398,13 @@ class BatchSampler:
         self.entries = coupling_entries(ir)
 
     def run(self, h, data, traj, beta, rng) -> tuple:
-        """(positive, negative) samples (B, k, T·size) of the stacked model, and the spin updates done."""
+        """(positive, negative) samples (k, T·size, B) of the stacked model, and the spin updates done."""
         B, T, size, n, o = self.B, self.T, self.size, self.n, self.opts
         k, spacing = o.samples_per_estimate, o.spacing
         x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
         x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)
         if self.persistent is None:
-            self.persistent = (2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8)
+            self.persistent = np.ascontiguousarray((2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8).T)
         updates = 0
         if self.positive is not None:            # positive phase: x_{t−1} and x_t clamped, latents sampled
             # latents with no coupling among themselves are independent given the clamped data: one sweep
@@ -423,14 +414,14 @@ class BatchSampler:
                                        sweeps, burn, thin, beta, int(rng.integers(2**31)))
             updates += u
         else:
-            pos = np.zeros((B, 1, T * size), dtype=np.int8)
-            pos[:, 0, self.data] = x_prev
-            pos[:, 0, self.fixed] = self.fixed_value
+            pos = np.zeros((1, T * size, B), dtype=np.int8)
+            pos[0, self.data] = x_prev.T
+            pos[0, self.fixed] = self.fixed_value[:, None]
         # model phase: only x_t clamped; persistent chains
         neg, u = self.negative.run(h, data, x_next, self.persistent, k * spacing, o.warmup_sweeps, spacing, beta,
                                    int(rng.integers(2**31)))
         updates += u
-        self.persistent = neg[:, -1, :].copy()
+        self.persistent = neg[-1].copy()
         return pos, neg, updates
 
 
@@ -441,8 +432,8 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
     h, data = stack.arrays(thetas)
     pos, neg, updates = sampler.run(h, data, traj, beta, rng)
     rows, cols = sampler.entries
-    m_pos, C_pos, _ = block_statistics(pos.reshape(-1, pos.shape[-1]), pos.shape[1], stack.offsets, n, rows, cols)
-    m_neg, C_neg, rho = block_statistics(neg.reshape(-1, neg.shape[-1]), neg.shape[1], stack.offsets, n, rows, cols)
+    m_pos, C_pos, _ = block_statistics(pos, stack.offsets, n, rows, cols)
+    m_neg, C_neg, rho = block_statistics(neg, stack.offsets, n, rows, cols)
     dm, dC = m_pos - m_neg, C_pos - C_neg
     grad = beta * (mean_energy_gradient(ir, dm, dC) - ir.weights.doff)    # the affine map's offsets cancel
     grad += opts.weight_decay * thetas

@@ -221,10 +221,10 @@ class ExactFabricRunner(Runner):
         sched = np.random.SeedSequence(int(_seeds(seed, 4)[1])).generate_state(2 * C, dtype=np.uint64)
         s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
         total = burn_in + sweeps
-        record = np.empty((C, sweeps // thin, n), dtype=np.int8)
+        record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         kernels.drive_exact(self.order, self.block_ptr, self.ticks, self.q, self.ptr4, self.nb4, self.w4,
                             np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
-                            self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups)
+                            self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
         return record, len(self.order) * C * total
 
 

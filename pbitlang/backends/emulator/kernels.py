@@ -248,28 +248,25 @@ def record_state(S, record, k, c0, c1):
 
 
 @njit(inline="always")
-def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1):
-    """Keep the state after this sweep when it is a thin-th one past burn-in; returns the kept count."""
+def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native):
+    """Keep the state after this sweep when it is a thin-th one past burn-in, in record (chains, kept,
+    n) or, native, (kept, n, chains); returns the kept count."""
     after = sweep + 1 - burn_in
-    if after > 0 and after % thin == 0 and k < record.shape[1]:
-        record_state(S, record, k, c0, c1)
+    if after > 0 and after % thin == 0 and k < (record.shape[0] if native else record.shape[1]):
+        if native:
+            record[k, :, c0:c1] = S[:, c0:c1]
+        else:
+            record_state(S, record, k, c0, c1)
         return k + 1
     return k
 
 
 @njit(cache=True)
 def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
-    """S[i, c] = initial[c, i], then the clamps: fixed_value[k] at fixed_index[k] in every chain and
-    chain_value[c, k] at chain_index[k] (the runners' start; numpy's int8 transpose is 3× slower)."""
-    n, C = S.shape
-    top = n - n % 8
-    for i0 in range(0, top, 8):
-        for c in range(C):
-            for q in range(8):
-                S[i0 + q, c] = initial[c, i0 + q]
-    for i in range(top, n):
-        for c in range(C):
-            S[i, c] = initial[c, i]
+    """S = initial (n, chains), then the clamps: fixed_value[k] at fixed_index[k] in every chain and
+    chain_value[c, k] at chain_index[k] (the runners' start)."""
+    S[:] = initial
+    C = S.shape[1]
     for k in range(len(fixed_index)):
         for c in range(C):
             S[fixed_index[k], c] = fixed_value[k]
@@ -280,7 +277,7 @@ def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
 
 @njit(cache=True, parallel=True)
 def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
-                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
+                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups, native=False):
     """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
     stream is its own, so the samples do not depend on the grouping); returns the kept count."""
     C = S.shape[1]
@@ -304,7 +301,7 @@ def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, beta
                     snapshot[:, c0:c1] = S[:, c0:c1]
                     update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t,
                                  new, kb_ptr, kb_coeff, kb_others, c0, c1)
-            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
         kept_out[g] = k
     return kept_out[0]
 
@@ -312,7 +309,7 @@ def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, beta
 @njit(cache=True, parallel=True)
 def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of_sweep, window,
                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups):
+                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups, native=False):
     """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count.
     The accumulator has the float type of hq (see update_fixed)."""
     C = S.shape[1]
@@ -339,7 +336,7 @@ def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, ta
                     update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, table, window, shift, acc_max,
                                  lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
                                  hold_threshold, q_update, acc, index, thresh, new, c0, c1)
-            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
         kept_out[g] = k
     return kept_out[0]
 
