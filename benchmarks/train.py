@@ -27,7 +27,7 @@ from pbitlang.dtm.chain import chain_spec  # noqa: E402
 DTM = __import__("importlib").import_module("pbitlang.dtm.train")
 MODELS = ["ising_dtm", "digits_dtm"]
 BACKENDS = ["reference", "emulator"]
-B, ROWS, EPOCHS = 64, 1024, 3
+B, ROWS, EPOCHS, ROUNDS = 64, 1024, 3, 5
 
 
 def sampling_alone(prog, backend) -> tuple:
@@ -62,7 +62,7 @@ def main():
         for backend in BACKENDS:
             pb.train(prog, data[:2 * B], epochs=1, seed=0, backend=backend, batch_size=B)   # warm-up (numba)
             best = {}
-            for _ in range(3):                     # rounds: the probe and every phase in turn, best of each
+            for _ in range(ROUNDS):                # rounds: the probe and every phase in turn, best of each
                 best["probe"] = max(best.get("probe", 0.0), probe.run(64, 64, 400, 2, repeats=1))
                 t = time.perf_counter()
                 model = pb.train(prog, data, epochs=EPOCHS, seed=0, backend=backend, batch_size=B)
