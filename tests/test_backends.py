@@ -103,3 +103,12 @@ def test_to_dimod_without_dimod_is_a_clear_error(monkeypatch):
     res = pb.compile("spin s[2];").sample(chains=1, sweeps=2)
     with pytest.raises(pb.PbitError, match=r"pip install 'pbitlang\[dimod\]'"):
         res.to_dimod()
+
+
+@pytest.mark.parametrize("backend", ["reference", "emulator"])
+def test_one_chain_with_an_initial_array(backend):
+    """One chain started from an array (a read-only broadcast view before the fix) samples."""
+    prog = pb.compile("spin s[3];\nenergy { -0.5 * s[i] for i in 0..3; }\n")
+    for initial in (np.ones(3, np.int8), np.ones((1, 3), np.int8)):
+        res = prog.sample(backend, chains=1, sweeps=5, seed=0, initial=initial, clamps={"s[0]": -1})
+        assert res.samples.shape == (5, 3) and np.all(res.samples[:, 0] == -1)

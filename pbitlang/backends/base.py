@@ -251,6 +251,6 @@ def initial_state(ir, spec: RunSpec, rng) -> np.ndarray:
             X = np.full((n, C), 1.0 if spec.initial == "up" else -1.0, dtype=np.float32)
     else:
         arr = np.asarray(spec.initial, dtype=np.float32)
-        X = np.ascontiguousarray(np.broadcast_to(arr, (C, n)).T)
+        X = np.array(np.broadcast_to(arr, (C, n)).T, order="C")      # a copy: broadcast views are read-only
     X[spec.clamp_index] = spec.clamp_value.T
     return X
