@@ -356,6 +356,9 @@ class StackedSteps:
         self.fields = offsets[:, None] + np.arange(ir.num_spins)      # (T, n): each step's own spins
         self.h0 = np.concatenate([m.h for m in models])
         self.offsets = offsets
+        # each step's variables by name, so that errors about the stacked model say "z@step2[6]"
+        layout = {f"{name}@step{t + 1}": (start + offsets[t], shape, kind)
+                  for t in range(T) for name, (start, shape, kind) in models[0].layout.items()}
         kbody = {}
         for k in models[0].kbody:
             kbody[k] = (np.concatenate([m.kbody[k][0] + o for m, o in zip(models, offsets)]),
@@ -364,7 +367,7 @@ class StackedSteps:
                                 colors=_frozen(np.concatenate([m.colors for m in models])),
                                 clamp_index=_frozen(np.concatenate([m.clamp_index + o for m, o in zip(models, offsets)])),
                                 clamp_value=_frozen(np.concatenate([m.clamp_value for m in models])),
-                                kbody=kbody, layout={"__steps": (0, (n_tot,), "spin")}, chains=())
+                                kbody=kbody, layout=layout, chains=())
 
     def arrays(self, thetas: np.ndarray) -> tuple:
         """The stacked model's fields h and coupling data (aligned with template.J) at weights thetas (T, W)."""
