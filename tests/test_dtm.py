@@ -293,3 +293,11 @@ def test_latents_independent_detection():
     assert latents_independent(rbm, np.arange(16, 24))
     coupled = pb.compile(RBM.replace("NOISE", "flip") + "energy 0.3 * z[0] * z[1];").ir
     assert not latents_independent(coupled, np.arange(16, 24))
+
+
+def test_training_on_a_fabric_that_cannot_hold_the_steps_names_the_spin():
+    """The stacked step models name each step's variables, so a fabric error says which spin of which step."""
+    prog = pb.compile("examples/digits_dtm.pb")
+    data = np.random.default_rng(0).integers(0, 2, size=(64, 64))
+    with pytest.raises(pb.errors.BackendError, match=r"z@step1\[0\]"):
+        pb.train(prog, data, epochs=1, seed=0, backend="emulator", backend_options={"fabric": "dtca"})
