@@ -41,6 +41,12 @@ def fabrics() -> dict:
     return builtin_fabrics()
 
 
+def chain_streams(word, chains: int) -> tuple:
+    """The per-chain xoroshiro128+ states (s0, s1) from one seed word (s1 odd: never all zero)."""
+    sched = np.random.SeedSequence(int(word)).generate_state(2 * chains, dtype=np.uint64)
+    return sched[:chains].copy(), sched[chains:].copy() | np.uint64(1)
+
+
 def _seeds(seed: int, k: int) -> np.ndarray:
     """k independent 64-bit words from one seed (numpy's SeedSequence)."""
     return np.random.SeedSequence(seed).generate_state(k, dtype=np.uint64)
@@ -72,8 +78,7 @@ class EmulatorBackend(Backend):
         free, order, block_ptr = update_order(ir, spec.clamp_index)
         q, ticks, cycles = clocking(fabric, ir)
         groups = chain_groups(C, threads)
-        sched = np.random.SeedSequence(int(seeds[1])).generate_state(2 * C, dtype=np.uint64)
-        s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
+        s0, s1 = chain_streams(seeds[1], C)
         snapshot = np.empty_like(S)
         record = np.empty((C, spec.kept, n), dtype=np.int8)
         info = {"fabric": fabric.name, "placement": placement, "clock_mode": fabric.clock["mode"]}
@@ -158,8 +163,8 @@ class EmulatorBackend(Backend):
             hold[:] = init
             hold_threshold = np.uint64(min(int(rho * 2**32), 2**32 - 1))
             extra["rng_correlation"] = rho
-        # the integer arithmetic runs in float32 when every partial sum and table offset is an integer
-        # below 2^24 (so exact), else in float64
+        # the integer arithmetic runs in float32 when it is exact there: every partial sum, and the table
+        # offset v + window (up to twice the largest input), an integer below 2^24; else in float64
         ftype = np.float32 if input_bounds(qz, J).max(initial=0) < 2**23 else np.float64
         rows = kernels.padded_rows(J, qz.Jq.astype(ftype))
         hq = qz.hq.astype(ftype)
@@ -218,8 +223,7 @@ class ExactFabricRunner(Runner):
         self.w4[self.slots] = J_data[self.sources]
         kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
                            self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
-        sched = np.random.SeedSequence(int(_seeds(seed, 4)[1])).generate_state(2 * C, dtype=np.uint64)
-        s0, s1 = sched[:C].copy(), sched[C:].copy() | np.uint64(1)
+        s0, s1 = chain_streams(_seeds(seed, 4)[1], C)
         total = burn_in + sweeps
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         kernels.drive_exact(self.order, self.block_ptr, self.ticks, self.q, self.ptr4, self.nb4, self.w4,
