@@ -137,16 +137,18 @@ class EmulatorBackend(Backend):
         use_var = gsig > 0 or osig > 0
         gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.ones(n, np.float32)
         offset = (osig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.zeros(n, np.float32)
-        kind = {"perfect": 0, "xorshift32": 1, "galois": 2, "analog": 3}[rng["kind"]]
+        kind = {"perfect": kernels.RNG_PERFECT, "xorshift32": kernels.RNG_XORSHIFT, "galois": kernels.RNG_GALOIS,
+                "analog": kernels.RNG_ANALOG}[rng["kind"]]
         width = int(rng.get("width", 32))
         taps = np.uint64(GALOIS_TAPS.get(width, 0))
         brng = np.random.default_rng(int(rng.get("seed", 0)) + 7919)
         bias = float(rng.get("bias", 0.0)) + float(rng.get("bias_sigma", 0.0)) * brng.standard_normal(n)
-        bias_q = np.rint(bias * (1 << lut_bits)).astype(np.int64) if kind == 3 else np.zeros(n, np.int64)
+        analog = kind == kernels.RNG_ANALOG
+        bias_q = np.rint(bias * (1 << lut_bits)).astype(np.int64) if analog else np.zeros(n, np.int64)
         pstate = np.zeros((1, 1), np.uint32)
-        if kind in (1, 2):
+        if kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):
             words = np.random.SeedSequence(int(seeds[2])).generate_state(n * C, dtype=np.uint64)
-            mask = np.uint64((1 << min(width, 32)) - 1) if kind == 2 else np.uint64(0xFFFFFFFF)
+            mask = np.uint64((1 << min(width, 32)) - 1) if kind == kernels.RNG_GALOIS else np.uint64(0xFFFFFFFF)
             pstate = (words & mask).reshape(n, C).astype(np.uint32)     # 32-bit words: half the memory traffic
             pstate[pstate == 0] = 1                       # an LFSR must not start at zero
         hold = np.zeros((1, 1), np.uint64)
@@ -154,7 +156,7 @@ class EmulatorBackend(Backend):
         extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
                                   "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
                                   "input_window": window, "lut_shift": shift}}
-        if kind == 3:
+        if analog:
             dt = cycles / fabric.clock["frequency_hz"]       # time between two updates of one p-bit
             tau = float(rng.get("decorrelation_time_s", 0.0))
             rho = math.exp(-dt / tau) if tau > 0 else 0.0
