@@ -2,25 +2,86 @@
 
 Spins are renumbered so that each colour's free spins are one contiguous block
 and chains lie on the fast axis: the state is X (n, chains) float32.  Updating
-a colour is one sparse × dense product F = J_c X (plus fields and k-body
-terms), p(s=+1) = σ(−2βF) = 1/(1 + e^{2βF}), one batch of uniforms, and a
-sign.  Spins of one colour are never coupled, so the block update is an exact
-Gibbs step; a sweep updates every colour once."""
+a colour is one matrix product for its fields F = J_c X + h_c (plus k-body
+terms), a tanh and one batch of uniforms: p(s=+1) = σ(−2βF) = (1 − tanh βF)/2,
+so s = +1 exactly when tanh(βF) + v < 0 for v uniform in [−1, 1).  Spins of one
+colour are never coupled, so the block update is an exact Gibbs step; a sweep
+updates every colour once.
+
+Speed (see docs/backends.md): β is folded into the blocks' weights while it
+stays the same; the sign of tanh(βF) + v becomes ±1 with two integer passes on
+the bits; parts of a block's matrix that are dense (an RBM's layers) are
+multiplied as dense tiles with BLAS, ten times the rate of scipy's sparse
+product, and only the rest goes through the sparse one."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
 
+TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
+TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
+
+
+class Tile:
+    """A dense part of a block's coupling matrix: rows r0..r1 of the block × plan positions c0..c1."""
+    __slots__ = ("r0", "r1", "c0", "c1", "D", "flat", "src")
+
+    def __init__(self, r0, r1, c0, c1, flat, src):
+        self.r0, self.r1, self.c0, self.c1 = r0, r1, c0, c1
+        self.D = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
+        self.flat, self.src = flat, src                  # D.flat[flat] = β · J.data[src]
+
+
+class Block:
+    """One colour's free spins, plan positions a..b, and the parts their fields are made of: a sparse
+    matrix (entries J.data[src]), dense tiles, fields h, and k-body factors."""
+    __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "h", "h_active", "kterms")
+
+
+def dense_tiles(rows: sp.csr_array) -> list:
+    """(r0, r1, c0, c1) of dense rectangles in a block's pattern: for each group of rows linked by
+    shared columns (a connected component) that is a contiguous range, the span of the columns half
+    its rows use, if that rectangle is at least TILE_DENSITY filled and TILE_AREA large."""
+    R, n = rows.shape
+    if R == 0 or rows.nnz == 0:
+        return []
+    # rows and columns as the nodes of one graph, each row linked to its columns (an undirected
+    # search follows the links both ways)
+    indptr = np.concatenate([rows.indptr, np.full(n, rows.indptr[-1])])
+    graph = sp.csr_array((np.ones(rows.nnz, np.int8), rows.indices + R, indptr), shape=(R + n, R + n))
+    _, label = connected_components(graph, directed=False)
+    tiles = []
+    row_label = label[:R]
+    for comp in np.unique(row_label):
+        members = np.flatnonzero(row_label == comp)
+        r0, r1 = int(members[0]), int(members[-1]) + 1
+        if r1 - r0 != len(members):
+            continue
+        part = rows[r0:r1]
+        uses = np.bincount(part.indices, minlength=n)
+        common = np.flatnonzero(uses >= max(2, (r1 - r0 + 1) // 2))
+        if not len(common):
+            continue
+        c0, c1 = int(common[0]), int(common[-1]) + 1
+        inside = int(uses[c0:c1].sum())
+        area = (r1 - r0) * (c1 - c0)
+        if area >= TILE_AREA and inside >= TILE_DENSITY * area:
+            tiles.append((r0, r1, c0, c1))
+    return tiles
+
 
 class ColourPlan:
-    """The IR renumbered into colour blocks of free spins, ready for block updates."""
+    """The IR renumbered into colour blocks of free spins, ready for block updates.  The weights live
+    apart from the structure: set_weights() takes new ones (a runner's next run) and fold() writes
+    them into the blocks scaled by β, only when β or the weights changed."""
 
-    def __init__(self, ir, clamp_index: np.ndarray, dtype=np.float32):
+    def __init__(self, ir, clamp_index: np.ndarray):
         n = ir.num_spins
         free = np.ones(n, dtype=bool)
         free[clamp_index] = False
@@ -29,9 +90,8 @@ class ColourPlan:
         self.perm = order                                         # new position k holds spin perm[k]
         self.inv = np.empty(n, dtype=np.int64)
         self.inv[order] = np.arange(n)
-        Jp = sp.csr_array(ir.J)[order][:, order] if n else sp.csr_array((0, 0))
-        Jp = sp.csr_array(Jp, dtype=dtype)
-        hp = ir.h[order].astype(dtype)
+        labelled = sp.csr_array((data_positions(ir), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
+        Lp = sp.csr_array(labelled[order][:, order]) if n else sp.csr_array((0, 0))
         self.blocks = []
         c_sorted = colors[order]
         n_free = int(free.sum())
@@ -39,12 +99,34 @@ class ColourPlan:
         for c in np.unique(c_sorted[:n_free]):
             a = int(np.searchsorted(c_sorted[:n_free], c, "left"))
             b = int(np.searchsorted(c_sorted[:n_free], c, "right"))
-            h_block = hp[a:b, None].copy()
-            self.blocks.append((a, b, sp.csr_array(Jp[a:b]), h_block if np.any(h_block) else None,
-                                self._kbody_terms(ir, a, b)))
+            self.blocks.append(self._block(ir, a, b, sp.csr_array(Lp[a:b])))
+        self.set_weights(ir.h, ir.J.data)
+
+    def _block(self, ir, a: int, b: int, part: sp.csr_array) -> Block:
+        """Block a..b from its rows of the labelled matrix (entry k of J.data carries the label k + 1)."""
+        blk = Block()
+        blk.a, blk.b = a, b
+        row_of = np.repeat(np.arange(b - a), np.diff(part.indptr))
+        in_tile = np.zeros(part.nnz, dtype=bool)
+        blk.tiles = []
+        for r0, r1, c0, c1 in dense_tiles(part):
+            m = (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
+            flat = (row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0
+            blk.tiles.append(Tile(r0, r1, c0, c1, flat, part.data[m].astype(np.int64) - 1))
+            in_tile |= m
+        rest = sp.csr_array((part.data[~in_tile], (row_of[~in_tile], part.indices[~in_tile])), shape=part.shape)
+        rest.sort_indices()
+        blk.src = rest.data.astype(np.int64) - 1
+        blk.sparse = sp.csr_array((np.zeros(rest.nnz, np.float32), rest.indices, rest.indptr), shape=rest.shape)
+        blk.h = np.zeros((b - a, 1), dtype=np.float32)
+        blk.kterms = self._kbody_terms(ir, a, b)
+        covered = sum(t.r1 - t.r0 for t in blk.tiles)
+        blk.tiles_cover = rest.nnz == 0 and covered == b - a     # then the tiles write F directly
+        return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
-        """For spins in positions a..b: (target rows, other members, coefficients) of each k-body factor."""
+        """For spins in positions a..b: [scatter, other members, coefficients (as folded), coefficients]
+        of each k-body factor."""
         terms = []
         for idx, coeff in ir.kbody.values():
             pidx = self.inv[idx]                                  # positions of the members
@@ -57,17 +139,53 @@ class ColourPlan:
                 target = pidx[rows, p] - a
                 scatter = sp.csr_array((np.ones(len(target), dtype=np.float32), (target, np.arange(len(target)))),
                                        shape=(b - a, len(target)))
-                terms.append((scatter, others, coeff[rows].astype(np.float32)[:, None]))
+                terms.append((scatter, others, np.zeros((len(target), 1), np.float32), coeff[rows][:, None]))
         return terms
 
+    def set_weights(self, h, J_data) -> None:
+        """New weights for the same structure (h per spin, J.data aligned with the IR's J)."""
+        self.h_plan = np.asarray(h, dtype=np.float64)[self.perm]
+        self.J_data = np.asarray(J_data, dtype=np.float64)
+        self.beta = None
 
-def local_fields(block, X: np.ndarray) -> np.ndarray:
-    """f_i = h_i + Σ_j J_ij s_j + k-body terms, for the spins of one colour block."""
-    a, b, Jc, hc, kterms = block
-    F = Jc @ X
-    if hc is not None:
-        F += hc
-    for scatter, others, coeff in kterms:
+    def fold(self, beta, per_pass: bool = False):
+        """Make the blocks hold β·weights for a number β (rewritten only when β changed) and return None;
+        for a β per column (parallel tempering), or when the caller needs the unscaled fields
+        (per_pass), hold the weights themselves and return what each update must multiply by."""
+        scale, rest = (1.0, beta) if per_pass or np.ndim(beta) else (float(beta), None)
+        if scale != self.beta:
+            for blk in self.blocks:
+                blk.sparse.data[:] = self.J_data[blk.src] * scale
+                for t in blk.tiles:
+                    t.D.flat[t.flat] = self.J_data[t.src] * scale
+                blk.h[:, 0] = self.h_plan[blk.a:blk.b] * scale
+                blk.h_active = bool(blk.h.any())
+                for _, _, folded, coeff in blk.kterms:
+                    folded[:] = coeff * scale
+            self.beta = scale
+        return rest
+
+
+def data_positions(ir) -> np.ndarray:
+    """J.data numbered 1..nnz as float64: carried through a restructuring, the numbers say where each
+    entry went (explicit zeros of the pattern are kept)."""
+    return np.arange(1, ir.J.nnz + 1, dtype=np.float64)
+
+
+def local_fields(blk: Block, X: np.ndarray) -> np.ndarray:
+    """F = (β) (h_i + Σ_j J_ij s_j + k-body terms) for the spins of one colour block: the dense tiles
+    through BLAS, the rest through scipy's sparse product."""
+    if blk.tiles_cover:
+        F = np.empty((blk.b - blk.a, X.shape[1]), dtype=np.float32)
+        for t in blk.tiles:
+            np.matmul(t.D, X[t.c0:t.c1], out=F[t.r0:t.r1])
+    else:
+        F = blk.sparse @ X
+        for t in blk.tiles:
+            F[t.r0:t.r1] += t.D @ X[t.c0:t.c1]
+    if blk.h_active:
+        F += blk.h
+    for scatter, others, coeff, _ in blk.kterms:
         prod = X[others[:, 0]] * coeff
         for q in range(1, others.shape[1]):
             prod *= X[others[:, q]]
@@ -75,46 +193,49 @@ def local_fields(block, X: np.ndarray) -> np.ndarray:
     return F
 
 
-def uniforms_from_bits(raw: np.ndarray) -> np.ndarray:
-    """uint64 random bits → twice as many float32 uniforms in [0, 1), 23 bits each, in place.
+def signed_uniforms_from_bits(raw: np.ndarray) -> np.ndarray:
+    """uint64 random bits → twice as many float32 uniforms in [−1, 1), on a grid of 2^−22, in place.
 
-    The top 23 bits of each 32-bit half become the mantissa of a float in
-    [1, 2); subtracting 1 gives the uniform.  Four cheap passes instead of
-    numpy's float generator, which dominates a Gibbs sweep otherwise."""
+    The top 23 bits of each 32-bit half become the mantissa of a float in [2, 4); subtracting 3
+    gives the uniform.  Three cheap passes instead of numpy's float generator."""
     bits = raw.view(np.uint32)
     np.right_shift(bits, 9, out=bits)
-    np.bitwise_or(bits, np.uint32(0x3F800000), out=bits)
-    u = bits.view(np.float32)
-    np.subtract(u, np.float32(1.0), out=u)
-    return u
+    np.bitwise_or(bits, np.uint32(0x40000000), out=bits)
+    v = bits.view(np.float32)
+    np.subtract(v, np.float32(3.0), out=v)
+    return v
 
 
-def update_block(block, X: np.ndarray, beta, U: np.ndarray, keep_fields=None) -> None:
-    """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf).
-    beta is a number, or a row (1, chains) of one β per column (parallel tempering);
-    keep_fields, if given, receives the fields f used (parallel tempering's energies)."""
-    a, b = block[0], block[1]
-    F = local_fields(block, X)
+SIGN_BIT, MINUS_ONE = np.uint32(0x80000000), np.uint32(0xBF800000)
+
+
+def update_block(blk: Block, X: np.ndarray, rest, V: np.ndarray, keep_fields=None) -> None:
+    """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf) = (1 − tanh βf)/2,
+    that is when tanh(βf) + v < 0.  rest is what fold() left to multiply by (None once β is folded
+    in, or a row (1, chains) of one β per column); keep_fields, if given, receives the fields before
+    that multiplication (parallel tempering's energies)."""
+    F = local_fields(blk, X)
     if keep_fields is not None:
         np.copyto(keep_fields, F)
-    np.multiply(F, 2.0 * beta, out=F)
-    np.exp(F, out=F)                      # e^{2βF}; overflow → inf → p = 0, as it should
-    F += 1.0
-    np.reciprocal(F, out=F)               # p(+1) = 1 / (1 + e^{2βF})
-    np.subtract(F, U.reshape(F.shape), out=F)
-    np.copysign(np.float32(1.0), F, out=X[a:b])
+    if rest is not None:
+        np.multiply(F, rest, out=F)
+    np.tanh(F, out=F)
+    np.add(F, V.reshape(F.shape), out=F)
+    # the sign bit of tanh(βf) + v, set when s = +1, xor the bits of −1.0 gives ±1.0
+    out = X[blk.a:blk.b].view(np.uint32)
+    np.bitwise_and(F.view(np.uint32), SIGN_BIT, out=out)
+    np.bitwise_xor(out, MINUS_ONE, out=out)
 
 
 def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None) -> None:
     """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep.
-    last_fields, if given, receives the fields the last colour block was updated with."""
+    last_fields, if given, receives the fields (without β) the last colour block was updated with."""
+    rest = plan.fold(beta, per_pass=last_fields is not None)
     C = X.shape[1]
-    total = plan.free * C
-    U = uniforms_from_bits(bitgen.random_raw((total + 1) // 2))
+    V = signed_uniforms_from_bits(bitgen.random_raw((plan.free * C + 1) // 2))
     last = len(plan.blocks) - 1
-    for k, block in enumerate(plan.blocks):
-        a, b = block[0], block[1]
-        update_block(block, X, beta, U[a * C:b * C], last_fields if k == last else None)
+    for k, blk in enumerate(plan.blocks):
+        update_block(blk, X, rest, V[blk.a * C:blk.b * C], last_fields if k == last else None)
 
 
 def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thin: int, record: np.ndarray,
@@ -173,7 +294,7 @@ class ReferenceBackend(Backend):
         return SampleResult(ir, samples, C, info)
 
     def runner(self, ir, chains, clamp_index, **options):
-        if options or ir.kbody:
+        if options:
             return super().runner(ir, chains, clamp_index, **options)
         return ReferenceRunner(self, ir, chains, clamp_index, options)
 
@@ -183,35 +304,18 @@ def clamped_union(ir, clamp_index) -> np.ndarray:
     return np.union1d(ir.clamp_index, np.asarray(clamp_index, dtype=np.int64)).astype(np.int64)
 
 
-def data_positions(ir) -> np.ndarray:
-    """J.data numbered 1..nnz as float64: carried through a restructuring, the numbers say where each
-    entry went (explicit zeros of the pattern are kept)."""
-    return np.arange(1, ir.J.nnz + 1, dtype=np.float64)
-
-
 class ReferenceRunner(Runner):
-    """The colour plan built once; each run only writes the weights into the blocks' data."""
+    """The colour plan built once; each run only writes the weights (times β) into the blocks."""
 
     def __init__(self, backend, ir, chains, clamp_index, options):
-        from dataclasses import replace
         super().__init__(backend, ir, chains, clamp_index, options)
-        labelled = replace(ir, J=sp.csr_array((data_positions(ir), ir.J.indices, ir.J.indptr), shape=ir.J.shape))
-        self.plan = ColourPlan(labelled, clamped_union(ir, clamp_index), dtype=np.float64)
-        self.sources, blocks = [], []
-        for a, b, Jc, _, kterms in self.plan.blocks:
-            self.sources.append(Jc.data.astype(np.int64) - 1)
-            blocks.append((a, b, sp.csr_array((np.zeros(Jc.nnz, np.float32), Jc.indices, Jc.indptr), shape=Jc.shape),
-                           np.zeros((b - a, 1), np.float32), kterms))
-        self.plan.blocks = blocks
+        self.plan = ColourPlan(ir, clamped_union(ir, clamp_index))
         self.fixed_pos = self.plan.inv[ir.clamp_index]
         self.chain_pos = self.plan.inv[self.clamp_index]
 
     def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
         plan, C, n = self.plan, self.chains, self.ir.num_spins
-        hp = np.asarray(h, dtype=np.float32)[plan.perm]
-        for (a, b, Jc, hc, _), src in zip(plan.blocks, self.sources):
-            Jc.data[:] = J_data[src]
-            hc[:, 0] = hp[a:b]
+        plan.set_weights(h, J_data)
         X = np.asarray(initial, dtype=np.float32)[plan.perm]
         X[self.fixed_pos] = self.ir.clamp_value[:, None]
         X[self.chain_pos] = np.asarray(clamp_value, dtype=np.float32).T

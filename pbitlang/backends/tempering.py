@@ -68,8 +68,8 @@ def bipartite_energies(plan: ColourPlan, X: np.ndarray, offset: float, h: np.nda
     (float32 sums, the precision of the sweeps: |error| ~1e-7·|E|, far below a swap's scale):
     offset + h_A·s_A + s_B·f_B, f_B the fields the last block (B) was updated with — they already hold
     h_B and every A–B coupling with A final, and no coupling joins two spins of one colour."""
-    a0, a1 = plan.blocks[0][0], plan.blocks[0][1]
-    b0, b1 = plan.blocks[1][0], plan.blocks[1][1]
+    a0, a1 = plan.blocks[0].a, plan.blocks[0].b
+    b0, b1 = plan.blocks[1].a, plan.blocks[1].b
     ones = np.ones(b1 - b0, dtype=np.float32)
     np.multiply(F_last, X[b0:b1], out=F_last)                   # float32, like the sweeps; sums via BLAS
     return offset + (h[a0:a1] @ X[a0:a1]).astype(np.float64) + (ones @ F_last).astype(np.float64)
@@ -125,7 +125,7 @@ def sample_tempering(backend, ir, spec, option) -> SampleResult:
     hp = ir.h[plan.perm].astype(np.float32)
     kb = [(plan.inv[idx], coeff) for idx, coeff in ir.kbody.values()]
     fast = len(plan.blocks) == 2 and not ir.kbody and not len(spec.clamp_index)
-    F_last = np.empty((plan.blocks[-1][1] - plan.blocks[-1][0], cols), np.float32) if fast else None
+    F_last = np.empty((plan.blocks[-1].b - plan.blocks[-1].a, cols), np.float32) if fast else None
     col_of = np.arange(cols).reshape(sets, R)                  # column holding temperature k of set s
     tix = np.tile(np.arange(R), sets)                           # temperature index of each column
     record = np.empty((sets, spec.kept, n), dtype=np.int8)

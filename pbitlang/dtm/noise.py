@@ -32,9 +32,13 @@ class FlipNoise:
         return len(self.p)
 
     def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
-        """x_{t−1} (B, d) ±1 → x_t: every spin flips with probability p_t (t = 1..T)."""
-        flip = rng.random(x.shape) < self.p[t - 1]
-        return np.where(flip, -x, x).astype(np.int8)
+        """x_{t−1} (B, d) ±1 → x_t: every spin flips with probability p_t (t = 1..T), drawn as a 32-bit
+        random word below p_t·2^32 (p_t exact to 2^−32; half the random bits of a float draw, and
+        training noises every batch)."""
+        x = np.asarray(x, dtype=np.int8)
+        words = rng.bit_generator.random_raw((x.size + 1) // 2).view(np.uint32)[:x.size].reshape(x.shape)
+        flip = words < np.uint32(min(round(self.p[t - 1] * 2.0 ** 32), 2 ** 32 - 1))
+        return x ^ (flip.view(np.int8) * np.int8(-2))          # ±1 xor −2 = ∓1
 
     def stationary(self, num: int, d: int, rng) -> np.ndarray:
         return (2 * rng.integers(0, 2, size=(num, d)) - 1).astype(np.int8)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
 from ..backends import get_backend
@@ -89,39 +90,45 @@ class Adam:
             return theta - self.lr * mh / (np.sqrt(vh) + self.eps)
 
 
-@njit(cache=True)
-def _block_sums(S, offsets, n, rows, cols):
+@njit(cache=True, fastmath=True)
+def _block_sums(S, offsets, n, rows, cols, Xt):
     """Sums over the samples S (k, N, chains) ±1 int8 — k samples of every chain, in the samplers'
     layout — for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the
-    entries (rows[e], cols[e]) (T, nnz), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k)
+    entries (rows[e], cols[e]) (T, len(rows)), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k)
     and the number of flips between consecutive samples (T,).  Compiled: each spin's k·chains values
-    are gathered into one contiguous int8 row (sample q, chain c at q·chains + c), so every sum below
-    is a vectorised pass (pair sums are dot products; a chain's consecutive samples are `chains` apart)."""
+    are gathered into one contiguous row of Xt (n, k·chains) (sample q, chain c at q·chains + c), so
+    every sum below is a vectorised pass: pair sums and flips are dot products (for ±1 values, flips
+    = (pairs − Σ s_r s_{r+chains}) / 2).  Xt is float32, whose sums of ±1 are exact below 2^24 terms
+    (the caller passes float64 beyond), so the passes run at full vector width; every partial sum is
+    an exact integer, so fastmath's reordering of the sums changes nothing and lets them vectorise."""
     k, _, chains = S.shape
     R = k * chains
     T = len(offsets)
-    sums = np.zeros((T, n), np.int64)
-    pairs = np.empty((T, len(rows)), np.int64)
+    sums = np.zeros((T, n))
+    pairs = np.empty((T, len(rows)))
     spread = np.zeros(T)
-    flips = np.zeros(T, np.int64)
-    Xt = np.empty((n, R), np.int8)
-    chain_sum = np.empty(chains, np.int64)
+    flips = np.zeros(T)
+    chain_sum = np.empty(chains, Xt.dtype)
     uR, uC = np.uint64(R), np.uint64(chains)
     for t in range(T):
         o = offsets[t]
         for i in range(n):
+            dst = Xt[i]
             for q in range(k):
-                Xt[i, q * chains:(q + 1) * chains] = S[q, o + i]
+                row = S[q, o + i]
+                base = np.uint64(q * chains)
+                for c in range(uC):             # an explicit loop: a slice assignment converting int8 doesn't vectorise
+                    dst[base + c] = row[c]
         for i in range(n):
             x = Xt[i]
-            total = 0
+            total = x[0] - x[0]
             for r in range(uR):
                 total += x[r]
             sums[t, i] = total
-            changes = 0
+            same = x[0] - x[0]
             for r in range(uC, uR):
-                changes += x[r] != x[r - uC]
-            flips[t] += changes
+                same += x[r] * x[r - uC]
+            flips[t] += ((R - chains) - same) / 2
             if k > 1:
                 for c in range(uC):
                     chain_sum[c] = x[c]
@@ -136,7 +143,7 @@ def _block_sums(S, offsets, n, rows, cols):
         for e in range(len(rows)):
             a = Xt[rows[e]]
             b = Xt[cols[e]]
-            acc = 0
+            acc = a[0] - a[0]
             for r in range(uR):
                 acc += a[r] * b[r]
             pairs[t, e] = acc
@@ -148,17 +155,28 @@ def coupling_entries(ir) -> tuple:
     return np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr)).astype(np.int64), ir.J.indices.astype(np.int64)
 
 
-def block_statistics(S: np.ndarray, offsets, n: int, rows, cols) -> tuple:
+def unique_pairs(rows, cols) -> tuple:
+    """The distinct unordered pairs among the entries (rows[e], cols[e]) — a symmetric J stores each
+    twice — as (first, second, expand): entry e's pair is number expand[e]."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+    n = int(hi.max(initial=-1)) + 1
+    keys, expand = np.unique(lo * n + hi, return_inverse=True)
+    return keys // max(n, 1), keys % max(n, 1), expand.reshape(-1)
+
+
+def block_statistics(S: np.ndarray, offsets, n: int, rows, cols, pairs=None) -> tuple:
     """For each block of spins offsets[t] … offsets[t] + n of the samples S (k, N, chains): ⟨s_i⟩
     (T, n), ⟨s_i s_j⟩ (T, nnz) for the entries (rows[e], cols[e]), and the lag autocorrelation ρ (T,)
-    (see lag_autocorrelation)."""
+    (see lag_autocorrelation).  pairs: unique_pairs(rows, cols), if the caller keeps it."""
     S = np.ascontiguousarray(S, dtype=np.int8)
-    sums, pairs, spread, flips = _block_sums(S, np.asarray(offsets, np.int64), int(n),
-                                             np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+    first, second, expand = unique_pairs(rows, cols) if pairs is None else pairs
     k, R = S.shape[0], S.shape[0] * S.shape[2]
+    Xt = np.empty((int(n), R), np.float32 if R < 2 ** 24 else np.float64)
+    sums, products, spread, flips = _block_sums(S, np.asarray(offsets, np.int64), int(n), first, second, Xt)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
-    return sums / R, pairs / R, rho
+    return sums / R, products[:, expand] / R, rho
 
 
 def pair_means(ir, S: np.ndarray) -> tuple:
@@ -180,16 +198,29 @@ def lag_autocorrelation(samples: np.ndarray) -> float:
     return float(block_statistics(np.asarray(samples).transpose(1, 2, 0), [0], samples.shape[2], none, none)[2][0])
 
 
+class AffineGradient:
+    """⟨∂E/∂θ⟩ and the ACP term from means.  The energy is affine in θ, so means suffice; the affine
+    map (dh, dJ) is transposed once here, because a dense × sparse product transposes it every call."""
+
+    def __init__(self, ir, rows=None, cols=None):
+        w = ir.weights
+        self.doff = w.doff
+        self.dhT, self.dJT = sp.csr_array(w.dh.T), sp.csr_array(w.dJ.T)
+        self.rows, self.cols = coupling_entries(ir) if rows is None else (rows, cols)
+
+    def mean(self, m: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ, for m (n,) and C (nnz,) or one row per step:
+        (T, n) and (T, nnz) → (T, W)."""
+        return self.doff + (self.dhT @ m.T).T + 0.5 * (self.dJT @ C.T).T
+
+    def acp(self, m: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
+        return 0.5 * (self.dJT @ (m[..., self.rows] * m[..., self.cols] - C).T).T
+
+
 def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """⟨∂E/∂θ⟩ = doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ: the energy is affine in θ, so means suffice.
-    m (n,) and C (nnz,), or one row per step: (T, n) and (T, nnz) → (T, W)."""
-    w = ir.weights
-    return w.doff + np.asarray(m @ w.dh) + 0.5 * np.asarray(C @ w.dJ)
-
-
-def acp_gradient(ir, m: np.ndarray, C: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings (rows per step)."""
-    return 0.5 * np.asarray((m[..., rows] * m[..., cols] - C) @ ir.weights.dJ)
+    """⟨∂E/∂θ⟩ from the means (see AffineGradient.mean)."""
+    return AffineGradient(ir).mean(m, C)
 
 
 class TrainedModel(Program):
@@ -336,8 +367,6 @@ class StackedSteps:
     def __init__(self, ir, spec, T: int):
         from dataclasses import replace
 
-        import scipy.sparse as sp
-
         from ..ir import _freeze_csr, _frozen
         self.ir, self.T = ir, T
         zero = np.zeros((T, ir.weights.num_weights))
@@ -399,6 +428,8 @@ class BatchSampler:
         self.B, self.T, self.size, self.n, self.opts = B, T, size, n, opts
         self.persistent = None                   # the model phase's chains, carried from batch to batch
         self.entries = coupling_entries(ir)
+        self.pairs = unique_pairs(*self.entries)
+        self.gradient = AffineGradient(ir, *self.entries)
 
     def run(self, h, data, traj, beta, rng) -> tuple:
         """(positive, negative) samples (k, T·size, B) of the stacked model, and the spin updates done."""
@@ -435,10 +466,10 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
     h, data = stack.arrays(thetas)
     pos, neg, updates = sampler.run(h, data, traj, beta, rng)
     rows, cols = sampler.entries
-    m_pos, C_pos, _ = block_statistics(pos, stack.offsets, n, rows, cols)
-    m_neg, C_neg, rho = block_statistics(neg, stack.offsets, n, rows, cols)
+    m_pos, C_pos, _ = block_statistics(pos, stack.offsets, n, rows, cols, sampler.pairs)
+    m_neg, C_neg, rho = block_statistics(neg, stack.offsets, n, rows, cols, sampler.pairs)
     dm, dC = m_pos - m_neg, C_pos - C_neg
-    grad = beta * (mean_energy_gradient(ir, dm, dC) - ir.weights.doff)    # the affine map's offsets cancel
+    grad = beta * (sampler.gradient.mean(dm, dC) - ir.weights.doff)    # the affine map's offsets cancel
     grad += opts.weight_decay * thetas
     if opts.acp:
         for t in range(T):
@@ -451,7 +482,7 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
                     lam = 0.0
             lambdas[t] = lam
         if np.any(lambdas > 0):
-            grad += lambdas[:, None] * acp_gradient(ir, m_neg, C_neg, rows, cols)
+            grad += lambdas[:, None] * sampler.gradient.acp(m_neg, C_neg)
     thetas[:] = adam.step(thetas, grad)
     # ⟨E⟩ is affine in the means: the loss proxy β(⟨E⟩_data − ⟨E⟩_model) needs no energies
     J_t, h_t = data[stack.positions], h[stack.fields]
