@@ -63,8 +63,7 @@ def dense_tiles(rows: sp.csr_array) -> list:
         r0, r1 = int(members[0]), int(members[-1]) + 1
         if r1 - r0 != len(members):
             continue
-        part = rows[r0:r1]
-        uses = np.bincount(part.indices, minlength=n)
+        uses = np.bincount(rows.indices[rows.indptr[r0]:rows.indptr[r1]], minlength=n)
         common = np.flatnonzero(uses >= max(2, (r1 - r0 + 1) // 2))
         if not len(common):
             continue
@@ -114,14 +113,14 @@ class ColourPlan:
             flat = (row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0
             blk.tiles.append(Tile(r0, r1, c0, c1, flat, part.data[m].astype(np.int64) - 1))
             in_tile |= m
-        rest = sp.csr_array((part.data[~in_tile], (row_of[~in_tile], part.indices[~in_tile])), shape=part.shape)
-        rest.sort_indices()
-        blk.src = rest.data.astype(np.int64) - 1
-        blk.sparse = sp.csr_array((np.zeros(rest.nnz, np.float32), rest.indices, rest.indptr), shape=rest.shape)
+        keep = ~in_tile                                           # the rest, still in row order
+        indptr = np.r_[0, np.cumsum(np.bincount(row_of[keep], minlength=b - a))]
+        blk.src = part.data[keep].astype(np.int64) - 1
+        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[keep], indptr), shape=part.shape)
         blk.h = np.zeros((b - a, 1), dtype=np.float32)
         blk.kterms = self._kbody_terms(ir, a, b)
         covered = sum(t.r1 - t.r0 for t in blk.tiles)
-        blk.tiles_cover = rest.nnz == 0 and covered == b - a     # then the tiles write F directly
+        blk.tiles_cover = not keep.any() and covered == b - a     # then the tiles write F directly
         return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
