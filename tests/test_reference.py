@@ -26,10 +26,9 @@ energy {
 def _fields_agree(ir, clamp_index, beta, seed=0):
     """Every block's local fields against β(J X + h) computed directly; returns the plan."""
     plan = reference.ColourPlan(ir, clamp_index)
-    rest = plan.fold(beta)
-    assert rest is None
     rng = np.random.default_rng(seed)
     X = (2 * rng.integers(0, 2, size=(ir.num_spins, 8)) - 1).astype(np.float32)
+    assert plan.fold(beta, X) is None
     Jp = ir.J[plan.perm][:, plan.perm]
     direct = beta * (Jp @ X.astype(np.float64) + ir.h[plan.perm][:, None])
     for blk in plan.blocks:
@@ -51,7 +50,9 @@ def test_stacked_rbm_steps_become_dense_tiles():
     tiles = [t for blk in plan.blocks for t in blk.tiles]
     assert len(tiles) == 2 * spec.steps                        # per step: hidden × visible, visible × hidden
     assert {(t.r1 - t.r0, t.c1 - t.c0) for t in tiles} == {(32, 64), (64, 32)}
-    assert all(blk.sparse.nnz == (0 if blk.tiles_cover else blk.b - blk.a) for blk in plan.blocks)
+    # the only other couplings are to the clamped x_t: part of the constant field, so the tiles are all
+    assert all(blk.tiles_cover and blk.sparse.nnz == 0 for blk in plan.blocks)
+    assert sum(blk.fixed.nnz for blk in plan.blocks) == len(copies)
 
 
 @pytest.mark.parametrize("seed", [1, 4])
@@ -75,10 +76,11 @@ def test_a_tiled_plan_samples_the_exact_distribution(monkeypatch):
 def test_beta_changes_refold_the_weights():
     ir = pb.compile(RBM).ir
     plan = reference.ColourPlan(ir, ir.clamp_index)
-    plan.fold(2.0)
+    X = np.ones((ir.num_spins, 2), np.float32)
+    plan.fold(2.0, X)
     blk = plan.blocks[0]
     first = blk.sparse.data.copy() if blk.sparse.nnz else blk.tiles[0].D.copy()
-    plan.fold(0.5)
+    plan.fold(0.5, X)
     second = blk.sparse.data.copy() if blk.sparse.nnz else blk.tiles[0].D.copy()
     np.testing.assert_allclose(second * 4, first)
-    assert plan.fold(np.array([[1.0, 2.0]])) is not None and plan.beta == 1.0
+    assert plan.fold(np.array([[1.0, 2.0]]), X) is not None and plan.beta == 1.0

@@ -32,6 +32,7 @@ def test_runner_matches_sample(backend, options, kbody):
     runner = be.runner(ir, 6, clamp_index, **options)
     model = ir.with_arrays(h, J.data)
     for seed in (1, 2):                               # the runner's buffers are reused between runs
+        clamp_value = clamp_value if seed == 1 else -clamp_value       # new clamps: new constant fields
         got, updates = runner.run(h, J.data, clamp_value, initial.T, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed)
         ref = be.sample(model, chains=6, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed, initial=initial,
                         clamp_spins=(clamp_index, clamp_value), **options)

@@ -39,9 +39,11 @@ class Tile:
 
 
 class Block:
-    """One colour's free spins, plan positions a..b, and the parts their fields are made of: a sparse
-    matrix (entries J.data[src]), dense tiles, fields h, and k-body factors."""
-    __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "h", "h_active", "kterms")
+    """One colour's free spins, plan positions a..b, and the parts their fields are made of: couplings
+    to free spins as a sparse matrix (entries J.data[src]) and dense tiles; couplings to clamped
+    spins (fixed, entries J.data[fixed_src]) which with h make a field H (rows × chains) that stays
+    the same all run; and k-body factors."""
+    __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "fixed", "fixed_src", "H", "kterms")
 
 
 def dense_tiles(rows: sp.csr_array) -> list:
@@ -105,22 +107,30 @@ class ColourPlan:
         """Block a..b from its rows of the labelled matrix (entry k of J.data carries the label k + 1)."""
         blk = Block()
         blk.a, blk.b = a, b
-        row_of = np.repeat(np.arange(b - a), np.diff(part.indptr))
-        in_tile = np.zeros(part.nnz, dtype=bool)
+        R, n_free = b - a, self.free
+        row_of = np.repeat(np.arange(R), np.diff(part.indptr))
+        free_col = part.indices < n_free                         # clamped spins come after the free ones
         blk.tiles = []
-        for r0, r1, c0, c1 in dense_tiles(part):
+        in_tile = np.zeros(part.nnz, dtype=bool)
+        free_part = sp.csr_array((part.data[free_col], part.indices[free_col], _row_ptr(row_of[free_col], R)),
+                                 shape=(R, n_free))
+        for r0, r1, c0, c1 in dense_tiles(free_part):
             m = (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
             flat = (row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0
             blk.tiles.append(Tile(r0, r1, c0, c1, flat, part.data[m].astype(np.int64) - 1))
             in_tile |= m
-        keep = ~in_tile                                           # the rest, still in row order
-        indptr = np.r_[0, np.cumsum(np.bincount(row_of[keep], minlength=b - a))]
+        keep = free_col & ~in_tile                                # the rest, still in row order
         blk.src = part.data[keep].astype(np.int64) - 1
-        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[keep], indptr), shape=part.shape)
-        blk.h = np.zeros((b - a, 1), dtype=np.float32)
+        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[keep], _row_ptr(row_of[keep], R)),
+                                  shape=(R, n_free))
+        fixed = ~free_col
+        blk.fixed_src = part.data[fixed].astype(np.int64) - 1
+        blk.fixed = sp.csr_array((np.zeros(len(blk.fixed_src), np.float32), part.indices[fixed] - n_free,
+                                  _row_ptr(row_of[fixed], R)), shape=(R, part.shape[1] - n_free))
+        blk.H = None
         blk.kterms = self._kbody_terms(ir, a, b)
         covered = sum(t.r1 - t.r0 for t in blk.tiles)
-        blk.tiles_cover = not keep.any() and covered == b - a     # then the tiles write F directly
+        blk.tiles_cover = not keep.any() and covered == R         # then the tiles write F directly
         return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
@@ -145,24 +155,38 @@ class ColourPlan:
         """New weights for the same structure (h per spin, J.data aligned with the IR's J)."""
         self.h_plan = np.asarray(h, dtype=np.float64)[self.perm]
         self.J_data = np.asarray(J_data, dtype=np.float64)
-        self.beta = None
+        self.beta = self.state = None
 
-    def fold(self, beta, per_pass: bool = False):
-        """Make the blocks hold β·weights for a number β (rewritten only when β changed) and return None;
-        for a β per column (parallel tempering), or when the caller needs the unscaled fields
-        (per_pass), hold the weights themselves and return what each update must multiply by."""
+    def fold(self, beta, X: np.ndarray, per_pass: bool = False):
+        """Make the blocks hold β·weights for a number β and return None; for a β per column (parallel
+        tempering), or when the caller needs the unscaled fields (per_pass), hold the weights
+        themselves and return what each update must multiply by.  The weights are rewritten only
+        when β changed, and the constant fields H (h and the clamped spins' couplings) also when X
+        is a new state (a new run: clamped rows never change within one)."""
         scale, rest = (1.0, beta) if per_pass or np.ndim(beta) else (float(beta), None)
-        if scale != self.beta:
+        if scale != self.beta or X is not self.state:
+            clamped = X[self.free:]
             for blk in self.blocks:
                 blk.sparse.data[:] = self.J_data[blk.src] * scale
                 for t in blk.tiles:
                     t.D.flat[t.flat] = self.J_data[t.src] * scale
-                blk.h[:, 0] = self.h_plan[blk.a:blk.b] * scale
-                blk.h_active = bool(blk.h.any())
                 for _, _, folded, coeff in blk.kterms:
                     folded[:] = coeff * scale
-            self.beta = scale
+                h = self.h_plan[blk.a:blk.b, None] * scale
+                blk.H = None
+                if blk.fixed.nnz:
+                    blk.fixed.data[:] = self.J_data[blk.fixed_src] * scale
+                    blk.H = blk.fixed @ clamped
+                    blk.H += h.astype(np.float32)
+                elif h.any():
+                    blk.H = np.repeat(h.astype(np.float32), X.shape[1], axis=1)
+            self.beta, self.state = scale, X
         return rest
+
+
+def _row_ptr(row_of: np.ndarray, rows: int) -> np.ndarray:
+    """CSR row pointers of entries listed in row order (row_of: each entry's row)."""
+    return np.r_[0, np.cumsum(np.bincount(row_of, minlength=rows))]
 
 
 def data_positions(ir) -> np.ndarray:
@@ -173,17 +197,18 @@ def data_positions(ir) -> np.ndarray:
 
 def local_fields(blk: Block, X: np.ndarray) -> np.ndarray:
     """F = (β) (h_i + Σ_j J_ij s_j + k-body terms) for the spins of one colour block: the dense tiles
-    through BLAS, the rest through scipy's sparse product."""
+    through BLAS, the other free couplings through scipy's sparse product, h and the clamped spins'
+    couplings as the block's constant field H."""
     if blk.tiles_cover:
         F = np.empty((blk.b - blk.a, X.shape[1]), dtype=np.float32)
         for t in blk.tiles:
             np.matmul(t.D, X[t.c0:t.c1], out=F[t.r0:t.r1])
     else:
-        F = blk.sparse @ X
+        F = blk.sparse @ X[:blk.sparse.shape[1]]
         for t in blk.tiles:
             F[t.r0:t.r1] += t.D @ X[t.c0:t.c1]
-    if blk.h_active:
-        F += blk.h
+    if blk.H is not None:
+        F += blk.H
     for scatter, others, coeff, _ in blk.kterms:
         prod = X[others[:, 0]] * coeff
         for q in range(1, others.shape[1]):
@@ -229,7 +254,7 @@ def update_block(blk: Block, X: np.ndarray, rest, V: np.ndarray, keep_fields=Non
 def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None) -> None:
     """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep.
     last_fields, if given, receives the fields (without β) the last colour block was updated with."""
-    rest = plan.fold(beta, per_pass=last_fields is not None)
+    rest = plan.fold(beta, X, per_pass=last_fields is not None)
     C = X.shape[1]
     V = signed_uniforms_from_bits(bitgen.random_raw((plan.free * C + 1) // 2))
     last = len(plan.blocks) - 1
