@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
+from .layout import record_rows
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
@@ -279,7 +280,7 @@ def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thi
                     if native:
                         record[kept] = X.astype(np.int8)[plan.inv]
                     else:
-                        record[:, kept, :] = X.astype(np.int8)[plan.inv].T
+                        record_rows(X, plan.inv, record, kept)
                     kept += 1
                 if progress is not None:
                     progress(done, len(betas))

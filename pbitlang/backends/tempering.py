@@ -20,6 +20,7 @@ from numba import njit
 from ..errors import OptionError
 from ..results import SampleResult
 from .base import initial_state, run_info
+from .layout import record_rows
 from .reference import ColourPlan, gibbs_sweep
 
 
@@ -167,7 +168,7 @@ def sample_tempering(backend, ir, spec, option) -> SampleResult:
                     window_acc[:] = 0
                 after = done - spec.burn_in
                 if after > 0 and after % spec.thin == 0 and kept < spec.kept:
-                    record[:, kept, :] = X[:, col_of[:, -1]].astype(np.int8)[plan.inv].T
+                    record_rows(np.ascontiguousarray(X[:, col_of[:, -1]]), plan.inv, record, kept)
                     kept += 1
                 if spec.progress is not None:
                     spec.progress(done, spec.total_sweeps)

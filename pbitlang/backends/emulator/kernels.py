@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..layout import record_state
+
 M32 = np.uint64(0xFFFFFFFF)
 LOG2E = np.float32(1.4426950408889634)
 
@@ -230,21 +232,6 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, table, window, shif
                 dest[c] = _decide_biased(thresh[c], bi, _analog_word(s0, s1, hold, i, c, hold_threshold, top), tmax)
         if q_update < 1.0:
             _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
-
-
-@njit(cache=True)
-def record_state(S, record, k, c0, c1):
-    """record[c, k, i] = S[i, c] for the chains c0..c1-1 (eight spins at a time: ≈20 % faster than
-    one, the eight reads sharing cache lines)."""
-    n = S.shape[0]
-    top = n - n % 8
-    for i0 in range(0, top, 8):
-        for c in range(c0, c1):
-            for q in range(8):
-                record[c, k, i0 + q] = S[i0 + q, c]
-    for c in range(c0, c1):
-        for i in range(top, n):
-            record[c, k, i] = S[i, c]
 
 
 @njit(inline="always")
