@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ..backends import get_backend
 from ..compiler import Program
@@ -90,63 +91,88 @@ class Adam:
             return theta - self.lr * mh / (np.sqrt(vh) + self.eps)
 
 
-@njit(cache=True, fastmath=True)
-def _block_sums(S, offsets, n, rows, cols, Xt):
-    """Sums over the samples S (k, N, chains) ±1 int8 — k samples of every chain, in the samplers'
-    layout — for each block t of spins offsets[t] … offsets[t] + n: Σ s_i (T, n), Σ s_i s_j for the
-    entries (rows[e], cols[e]) (T, len(rows)), and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k)
-    and the number of flips between consecutive samples (T,).  Compiled: each spin's k·chains values
-    are gathered into one contiguous row of Xt (n, k·chains) (sample q, chain c at q·chains + c), so
-    every sum below is a vectorised pass: pair sums and flips are dot products (for ±1 values, flips
-    = (pairs − Σ s_r s_{r+chains}) / 2).  Xt is float32, whose sums of ±1 are exact below 2^24 terms
-    (the caller passes float64 beyond), so the passes run at full vector width; every partial sum is
-    an exact integer, so fastmath's reordering of the sums changes nothing and lets them vectorise."""
-    k, _, chains = S.shape
+@intrinsic
+def _popcount(typingctx, x):
+    """The number of set bits of a uint64: LLVM's ctpop, one instruction where the CPU has one."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.uint64(types.uint64), codegen
+
+
+BYTE_LSBS, GATHER_BITS = np.uint64(0x0101010101010101), np.uint64(0x0102040810204080)
+
+
+@njit(cache=True)
+def _pack_signs(S8, o, n, P):
+    """P[i, q, w] = the signs of spin o + i in sample q, chains 64w … 64w + 63, one bit per chain (1 for
+    +1).  S8 is the int8 samples (k, N, chains) seen as uint64, eight chains a word: for each byte,
+    bit 7 of its complement is 1 for +1; a multiply gathers the eight bits into one byte."""
+    k, _, C8 = S8.shape
+    W = P.shape[2]
+    for i in range(n):
+        for q in range(k):
+            for w in range(W):
+                word = np.uint64(0)
+                for b in range(min(8, C8 - 8 * w)):
+                    u = S8[q, o + i, 8 * w + b]
+                    byte = ((((~u) >> np.uint64(7)) & BYTE_LSBS) * GATHER_BITS) >> np.uint64(56)
+                    word |= byte << np.uint64(8 * b)
+                P[i, q, w] = word
+
+
+@njit(cache=True)
+def _block_sums(S8, chains, offsets, n, rows, cols):
+    """Sums over the samples (k, N, chains) ±1 — k samples of every chain, in the samplers' layout,
+    given as S8 (see _pack_signs) — for each block t of spins offsets[t] … offsets[t] + n: Σ s_i
+    (T, n), Σ s_i s_j for the entries (rows[e], cols[e]) (T, len(rows)), and for the lag
+    autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the number of flips between consecutive
+    samples (T,).  Each spin's samples are packed one bit per chain, so every sum is a count of set
+    bits: for ±1 values Σ s = 2·(ones) − count and Σ a·b = count − 2·popcount(a xor b); padding
+    chains are 0 in every spin and drop out of both."""
+    k = S8.shape[0]
+    W = (chains + 63) // 64
     R = k * chains
     T = len(offsets)
     sums = np.zeros((T, n))
     pairs = np.empty((T, len(rows)))
     spread = np.zeros(T)
     flips = np.zeros(T)
-    chain_sum = np.empty(chains, Xt.dtype)
-    uR, uC = np.uint64(R), np.uint64(chains)
+    P = np.empty((n, k, W), np.uint64)
     for t in range(T):
-        o = offsets[t]
+        _pack_signs(S8, offsets[t], n, P)
         for i in range(n):
-            dst = Xt[i]
+            x = P[i]
+            ones = 0
             for q in range(k):
-                row = S[q, o + i]
-                base = np.uint64(q * chains)
-                for c in range(uC):             # an explicit loop: a slice assignment converting int8 doesn't vectorise
-                    dst[base + c] = row[c]
-        for i in range(n):
-            x = Xt[i]
-            total = x[0] - x[0]
-            for r in range(uR):
-                total += x[r]
-            sums[t, i] = total
-            same = x[0] - x[0]
-            for r in range(uC, uR):
-                same += x[r] * x[r - uC]
-            flips[t] += ((R - chains) - same) / 2
+                for w in range(W):
+                    ones += _popcount(x[q, w])
+            sums[t, i] = 2.0 * ones - R
+            changed = 0
+            for q in range(1, k):
+                for w in range(W):
+                    changed += _popcount(x[q, w] ^ x[q - 1, w])
+            flips[t] += changed
             if k > 1:
-                for c in range(uC):
-                    chain_sum[c] = x[c]
-                for q in range(1, k):
-                    base = np.uint64(q * chains)
-                    for c in range(uC):
-                        chain_sum[c] += x[base + c]
-                sq = 0.0
-                for c in range(uC):
-                    sq += chain_sum[c] * chain_sum[c]
-                spread[t] += chains * k - sq / k
+                # Σ_c (Σ_q s_qc)² = Σ_q,q' Σ_c s_qc s_q'c: R on the diagonal, chains − 2·(differences) off it
+                sq = float(R)
+                for q in range(k):
+                    for q2 in range(q + 1, k):
+                        diff = 0
+                        for w in range(W):
+                            diff += _popcount(x[q, w] ^ x[q2, w])
+                        sq += 2.0 * (chains - 2.0 * diff)
+                spread[t] += R - sq / k
         for e in range(len(rows)):
-            a = Xt[rows[e]]
-            b = Xt[cols[e]]
-            acc = a[0] - a[0]
-            for r in range(uR):
-                acc += a[r] * b[r]
-            pairs[t, e] = acc
+            a = P[rows[e]]
+            b = P[cols[e]]
+            diff = 0
+            for q in range(k):
+                for w in range(W):
+                    diff += _popcount(a[q, w] ^ b[q, w])
+            pairs[t, e] = R - 2.0 * diff
     return sums, pairs, spread, flips
 
 
@@ -171,9 +197,12 @@ def block_statistics(S: np.ndarray, offsets, n: int, rows, cols, pairs=None) -> 
     (see lag_autocorrelation).  pairs: unique_pairs(rows, cols), if the caller keeps it."""
     S = np.ascontiguousarray(S, dtype=np.int8)
     first, second, expand = unique_pairs(rows, cols) if pairs is None else pairs
-    k, R = S.shape[0], S.shape[0] * S.shape[2]
-    Xt = np.empty((int(n), R), np.float32 if R < 2 ** 24 else np.float64)
-    sums, products, spread, flips = _block_sums(S, np.asarray(offsets, np.int64), int(n), first, second, Xt)
+    k, chains = S.shape[0], S.shape[2]
+    if chains % 8:                         # whole words of eight chains; padding chains are −1: bit 0
+        S = np.concatenate([S, np.full((k, S.shape[1], 8 - chains % 8), -1, np.int8)], axis=2)
+    sums, products, spread, flips = _block_sums(S.view(np.uint64), chains, np.asarray(offsets, np.int64), int(n),
+                                                first, second)
+    R = k * chains
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
     return sums / R, products[:, expand] / R, rho
