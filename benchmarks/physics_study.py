@@ -6,7 +6,7 @@
     are trained on reference configurations and their generated samples compared with fresh
     reference samples: energy and |m| distributions (Wasserstein-1 distance), the spatial
     correlation function (largest gap), and for the glass P(q) (total variation distance).
-    Then the 2D error against the number of steps T for three schedules.
+    Then the 2D error against the number of steps T for three schedules, over the same seeds.
 Writes benchmarks/results/physics_study.json, docs/physics_study.png, docs/physics_steps.png."""
 from __future__ import annotations
 
@@ -118,19 +118,26 @@ def main(argv=None):
             summary[noise]["wins"] = sum(all(s_[noise][k] < s_[other][k] for k in keys[:1])
                                          for s_ in results["cases"][name]["seeds"] for other in NOISES if other != noise)
         results["cases"][name]["summary"] = summary
-    # steps vs accuracy, 2D
+    # steps vs accuracy, 2D, over the same seeds (data, training and generation) as the comparison
     target = pb.compile("examples/ising2d_open.pb")
-    train_data = reference(target, args.num, seed=1)
-    ref = reference(target, args.num, seed=2)
+    data = [(reference(target, args.num, seed=1 + 10 * seed), reference(target, args.num, seed=2 + 10 * seed))
+            for seed in range(args.seeds)]
     for schedule in ("linear", "cosine", "log"):
         for T in ((1, 2, 4) if args.quick else (1, 2, 4, 8)):
             prog = dtm_program("ising_dtm.pb", "independent", schedule, T, 50, 16)
-            model = pb.train(prog, train_data, epochs=args.epochs, seed=0, lr=0.03, batch_size=64)
-            gen = model.generate(num=args.num, seed=3).samples[:, :256]
-            row = compare(target.ir, ref, gen, (16, 16))
-            results["steps"].append({"schedule": schedule, "T": T, "energy_W1": row["energy_W1"],
-                                     "absm_W1": row["absm_W1"]})
-            print(f"steps {schedule:7} T={T}: energy W1 {row['energy_W1']:.4f}  |m| W1 {row['absm_W1']:.4f}", flush=True)
+            per_seed = []
+            for seed, (train_data, ref) in enumerate(data):
+                model = pb.train(prog, train_data, epochs=args.epochs, seed=seed, lr=0.03, batch_size=64)
+                gen = model.generate(num=args.num, seed=3 + seed).samples[:, :256]
+                per_seed.append(compare(target.ir, ref, gen, (16, 16)))
+            row = {"schedule": schedule, "T": T}
+            for key in ("energy_W1", "absm_W1"):
+                values = [r[key] for r in per_seed]
+                row[key], row[key + "_per_seed"] = float(np.mean(values)), values
+                row[key + "_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+            results["steps"].append(row)
+            print(f"steps {schedule:7} T={T}: energy W1 {row['energy_W1']:.4f} ± {row['energy_W1_sd']:.4f}  "
+                  f"|m| W1 {row['absm_W1']:.4f} ± {row['absm_W1_sd']:.4f}", flush=True)
     print(f"wrote {write_json('physics_study', results)}")
     plot(results)
 
@@ -174,7 +181,8 @@ def plot(results):
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for schedule in ("linear", "cosine", "log"):
         rows = [r for r in results["steps"] if r["schedule"] == schedule]
-        ax.plot([r["T"] for r in rows], [r["energy_W1"] for r in rows], "o-", label=schedule)
+        ax.errorbar([r["T"] for r in rows], [r["energy_W1"] for r in rows], [r["energy_W1_sd"] for r in rows],
+                    fmt="o-", capsize=3, label=schedule)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("denoising steps T")
     ax.set_ylabel("energy W1 to the reference")
