@@ -296,8 +296,21 @@ def test_latents_independent_detection():
 
 
 def test_training_on_a_fabric_that_cannot_hold_the_steps_names_the_spin():
-    """The stacked step models name each step's variables, so a fabric error says which spin of which step."""
+    """The stacked step models name each step's variables and keep the terms' sources, so a fabric error
+    says which spin of which step, and which line of the program made the coupling."""
     prog = pb.compile("examples/digits_dtm.pb")
     data = np.random.default_rng(0).integers(0, 2, size=(64, 64))
-    with pytest.raises(pb.errors.BackendError, match=r"z@step1\[0\]"):
+    with pytest.raises(pb.errors.BackendError, match=r"z@step1\[0\].*coupling from examples/digits_dtm.pb:18:5"):
         pb.train(prog, data, epochs=1, seed=0, backend="emulator", backend_options={"fabric": "dtca"})
+
+
+def test_step_models_keep_term_sources():
+    """A step's couplings cite the program's lines, its links to x_t cite the chain declaration."""
+    from pbitlang.dtm.chain import chain_spec, step_ir
+    ir = pb.compile("examples/digits_dtm.pb").ir
+    spec = chain_spec(ir)
+    step = step_ir(ir, spec, 2, None)
+    n = ir.num_spins
+    assert step.term_source(0, 64) == "examples/digits_dtm.pb:18:5"           # x[0] – z[0]: the W term
+    assert step.term_source(0, n) == step.term_source(n, 0) == "examples/digits_dtm.pb:25:1"   # x[0] – its x_t
+    np.testing.assert_array_equal(step.J.data[step.J_term == len(step.sources) - 1], -spec.noise.gamma[1])

@@ -29,6 +29,7 @@ class ChainSpec:
     noise: object
     data_index: np.ndarray          # spins of the data variables, in order
     data_kinds: list                # (name, size, kind) per data variable
+    source: str = "<chain>"         # "file:line:col" of the chain declaration
 
 
 def chain_spec(ir, name: str | None = None) -> ChainSpec:
@@ -62,7 +63,7 @@ def chain_spec(ir, name: str | None = None) -> ChainSpec:
     data_index = np.concatenate(index).astype(np.int64)
     graphs = {"lattice": _lattice_of(kinds), "program": sp.csr_array(ir.J)[data_index][:, data_index]}
     noise = make_noise(items.get("noise"), steps, graphs)
-    return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds)
+    return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds, c.get("source", "<chain>"))
 
 
 def _lattice_of(kinds) -> sp.csr_array:
@@ -87,24 +88,34 @@ def data_to_spins(spec: ChainSpec, data) -> np.ndarray:
 
 
 def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None):
-    """Step t's model with weights θ_t: the program plus clamped copies of the data spins coupled by −Γ_t."""
+    """Step t's model with weights θ_t: the program plus clamped copies of the data spins coupled by −Γ_t.
+    Its terms keep their sources (errors about a step cite the program's lines), the Γ_t links cite
+    the chain."""
     base = ir.with_weights(theta) if theta is not None and ir.weights is not None else ir
     n, d = base.num_spins, len(spec.data_index)
     gamma = float(spec.noise.gamma[t - 1])
     copies = np.arange(n, n + d)
     coo = base.J.tocoo()
-    # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern
+    sources = tuple(base.sources) + (spec.source,)
+    link = len(sources) - 1
+    base_terms = base.J_term if base.J_term is not None else np.full(base.J.nnz, -1)
+    terms = np.r_[base_terms, np.full(2 * d, link)].astype(np.int32)
+    # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern; the
+    # entries are numbered so that their values and terms follow them into CSR order
     rows = np.r_[coo.row, spec.data_index, copies]
     cols = np.r_[coo.col, copies, spec.data_index]
     data = np.r_[coo.data, np.full(2 * d, -gamma)]
-    J = sp.coo_array((data, (rows, cols)), shape=(n + d, n + d)).tocsr()
-    J.sort_indices()
+    numbered = sp.coo_array((np.arange(1, len(data) + 1, dtype=np.float64), (rows, cols)), shape=(n + d, n + d)).tocsr()
+    numbered.sort_indices()
+    order = numbered.data.astype(np.int64) - 1
+    J = sp.csr_array((data[order], numbered.indices, numbered.indptr), shape=numbered.shape)
     colors = np.r_[base.colors, (base.colors[spec.data_index] + 1) % max(2, base.num_colors)]
     layout = dict(base.layout)
     layout["__x_t"] = (n, (d,), "spin")
+    h_term = np.r_[base.h_term if base.h_term is not None else np.full(n, -1), np.full(d, -1)].astype(np.int32)
     return replace(base, num_spins=n + d, h=_frozen(np.r_[base.h, np.zeros(d)]), J=_freeze_csr(J),
                    colors=_frozen(colors.astype(np.int32)), layout=layout, weights=None, observables={},
-                   constraints=(), h_term=None, J_term=None)
+                   constraints=(), sources=sources, h_term=_frozen(h_term), J_term=_frozen(terms[order]))
 
 
 class DenoisingChain:

@@ -405,6 +405,12 @@ class StackedSteps:
         J = sp.csr_array(sp.block_diag([m.J for m in models], format="csr"))
         J.sort_indices()
         self.J0 = J.data.copy()                         # the data at θ = 0
+        # each entry's term, carried through the same construction by numbering the entries
+        numbered = [sp.csr_array((np.arange(1, m.J.nnz + 1, dtype=np.float64) + t * m.J.nnz, m.J.indices, m.J.indptr),
+                                 shape=m.J.shape) for t, m in enumerate(models)]
+        numbered = sp.csr_array(sp.block_diag(numbered, format="csr"))
+        numbered.sort_indices()
+        J_term = np.concatenate([m.J_term for m in models])[numbered.data.astype(np.int64) - 1]
         # where each base coupling entry of step t sits in the stacked data
         n_tot = T * self.size
         keys = np.repeat(np.arange(n_tot), np.diff(J.indptr)) * n_tot + J.indices
@@ -425,7 +431,8 @@ class StackedSteps:
                                 colors=_frozen(np.concatenate([m.colors for m in models])),
                                 clamp_index=_frozen(np.concatenate([m.clamp_index + o for m, o in zip(models, offsets)])),
                                 clamp_value=_frozen(np.concatenate([m.clamp_value for m in models])),
-                                kbody=kbody, layout=layout, chains=())
+                                kbody=kbody, layout=layout, chains=(), J_term=_frozen(J_term),
+                                h_term=_frozen(np.concatenate([m.h_term for m in models])))
 
     def arrays(self, thetas: np.ndarray) -> tuple:
         """The stacked model's fields h and coupling data (aligned with template.J) at weights thetas (T, W)."""
