@@ -9,10 +9,11 @@ colour are never coupled, so the block update is an exact Gibbs step; a sweep
 updates every colour once.
 
 Speed (see docs/backends.md): β is folded into the blocks' weights while it
-stays the same; the sign of tanh(βF) + v becomes ±1 with two integer passes on
-the bits; parts of a block's matrix that are dense (an RBM's layers) are
-multiplied as dense tiles with BLAS, ten times the rate of scipy's sparse
-product, and only the rest goes through the sparse one."""
+stays the same; couplings to clamped spins and h make one constant field per
+run; the sign of tanh(βF) + v becomes ±1 with two integer passes on the bits;
+parts of a block's matrix that are dense (an RBM's layers) are multiplied as
+dense tiles with BLAS, ten times the rate of scipy's sparse product, and only
+the rest goes through the sparse one."""
 from __future__ import annotations
 
 import time
@@ -50,7 +51,8 @@ class Block:
 def dense_tiles(rows: sp.csr_array) -> list:
     """(r0, r1, c0, c1) of dense rectangles in a block's pattern: for each group of rows linked by
     shared columns (a connected component) that is a contiguous range, the span of the columns half
-    its rows use, if that rectangle is at least TILE_DENSITY filled and TILE_AREA large."""
+    its rows use, if that rectangle is at least TILE_DENSITY filled and TILE_AREA large.  Linear in
+    the entries (up to a sort): only components with entries enough for a tile are looked into."""
     R, n = rows.shape
     if R == 0 or rows.nnz == 0:
         return []
@@ -58,20 +60,24 @@ def dense_tiles(rows: sp.csr_array) -> list:
     # search follows the links both ways)
     indptr = np.concatenate([rows.indptr, np.full(n, rows.indptr[-1])])
     graph = sp.csr_array((np.ones(rows.nnz, np.int8), rows.indices + R, indptr), shape=(R + n, R + n))
-    _, label = connected_components(graph, directed=False)
-    tiles = []
+    count, label = connected_components(graph, directed=False)
     row_label = label[:R]
-    for comp in np.unique(row_label):
-        members = np.flatnonzero(row_label == comp)
-        r0, r1 = int(members[0]), int(members[-1]) + 1
-        if r1 - r0 != len(members):
+    size = np.bincount(row_label, minlength=count)
+    first = np.full(count, R)
+    np.minimum.at(first, row_label, np.arange(R))
+    entries = np.bincount(row_label, weights=np.diff(rows.indptr), minlength=count)
+    contiguous = np.flatnonzero((size >= 2) & (entries >= TILE_DENSITY * TILE_AREA))
+    tiles = []
+    for comp in contiguous:
+        r0, r1 = int(first[comp]), int(first[comp] + size[comp])
+        if not np.all(row_label[r0:r1] == comp):
             continue
-        uses = np.bincount(rows.indices[rows.indptr[r0]:rows.indptr[r1]], minlength=n)
-        common = np.flatnonzero(uses >= max(2, (r1 - r0 + 1) // 2))
+        cols, uses = np.unique(rows.indices[rows.indptr[r0]:rows.indptr[r1]], return_counts=True)
+        common = cols[uses >= max(2, (r1 - r0 + 1) // 2)]
         if not len(common):
             continue
         c0, c1 = int(common[0]), int(common[-1]) + 1
-        inside = int(uses[c0:c1].sum())
+        inside = int(uses[(cols >= c0) & (cols < c1)].sum())
         area = (r1 - r0) * (c1 - c0)
         if area >= TILE_AREA and inside >= TILE_DENSITY * area:
             tiles.append((r0, r1, c0, c1))
