@@ -124,22 +124,19 @@ def _pack_signs(S8, o, n, P):
 
 
 @njit(cache=True)
-def _block_sums(S8, chains, offsets, n, rows, cols):
+def _block_sums(S8, chains, offsets, n, rows, cols, sums, pairs, spread, flips):
     """Sums over the samples (k, N, chains) ±1 — k samples of every chain, in the samplers' layout,
-    given as S8 (see _pack_signs) — for each block t of spins offsets[t] … offsets[t] + n: Σ s_i
-    (T, n), Σ s_i s_j for the entries (rows[e], cols[e]) (T, len(rows)), and for the lag
-    autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the number of flips between consecutive
-    samples (T,).  Each spin's samples are packed one bit per chain, so every sum is a count of set
-    bits: for ±1 values Σ s = 2·(ones) − count and Σ a·b = count − 2·popcount(a xor b); padding
-    chains are 0 in every spin and drop out of both."""
+    given as S8 (see _pack_signs) — for each block t of spins offsets[t] … offsets[t] + n, into the
+    zeroed arrays given: Σ s_i (T, n), Σ s_i s_j for the entries (rows[e], cols[e]) (T, len(rows)),
+    and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the number of flips between
+    consecutive samples (T,).  Each spin's samples are packed one bit per chain, so every sum is a
+    count of set bits: for ±1 values Σ s = 2·(ones) − count and Σ a·b = count − 2·popcount(a xor b);
+    padding chains are 0 in every spin and drop out of both.  (The caller allocates the results: an
+    array made here is boxed through a Python call, where Ctrl-C would surface as a SystemError.)"""
     k = S8.shape[0]
     W = (chains + 63) // 64
     R = k * chains
     T = len(offsets)
-    sums = np.zeros((T, n))
-    pairs = np.empty((T, len(rows)))
-    spread = np.zeros(T)
-    flips = np.zeros(T)
     P = np.empty((n, k, W), np.uint64)
     for t in range(T):
         _pack_signs(S8, offsets[t], n, P)
@@ -173,7 +170,6 @@ def _block_sums(S8, chains, offsets, n, rows, cols):
                 for w in range(W):
                     diff += _popcount(a[q, w] ^ b[q, w])
             pairs[t, e] = R - 2.0 * diff
-    return sums, pairs, spread, flips
 
 
 def coupling_entries(ir) -> tuple:
@@ -200,8 +196,10 @@ def block_statistics(S: np.ndarray, offsets, n: int, rows, cols, pairs=None) -> 
     k, chains = S.shape[0], S.shape[2]
     if chains % 8:                         # whole words of eight chains; padding chains are −1: bit 0
         S = np.concatenate([S, np.full((k, S.shape[1], 8 - chains % 8), -1, np.int8)], axis=2)
-    sums, products, spread, flips = _block_sums(S.view(np.uint64), chains, np.asarray(offsets, np.int64), int(n),
-                                                first, second)
+    T = len(offsets)
+    sums, products, spread, flips = np.zeros((T, int(n))), np.zeros((T, len(first))), np.zeros(T), np.zeros(T)
+    _block_sums(S.view(np.uint64), chains, np.asarray(offsets, np.int64), int(n), first, second, sums, products,
+                spread, flips)
     R = k * chains
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
