@@ -4,11 +4,12 @@ Models: examples/ising_dtm.pb (a 16×16 lattice DTM: ≈8 couplings per spin, ne
 examples/digits_dtm.pb (an RBM DTM: 64 visible bits + 32 hidden spins per step, ≈43 couplings per
 spin), T = 4, batch 64, the default training options (20 warm-up sweeps, 4 samples 2 sweeps apart),
 on random data (the speed does not depend on the data).  For each backend: seconds per training
-epoch (three epochs, set-up included, divided by three), one epoch's sampler runs alone (the runners training uses, same run lengths, no
-gradient work: the yardstick for training overhead), and generation.  Rates are spin updates
-performed per ns; "ratio" divides by the probe's rate on the 2D L=64 × 64-chain lattice (a spin
-update of the digits model reads ten times the couplings of the probe's).  Prints a table,
-writes benchmarks/results/train.json."""
+epoch (three epochs, set-up included, divided by three), one epoch's sampler runs alone (the
+runners training uses, same run lengths, no gradient work: the yardstick for training overhead),
+and generation.  Rates are spin updates performed per ns; "ratio" divides by the probe's rate on
+the 2D L=64 × 64-chain lattice.  "reads" is the couplings a spin update reads on average (the
+probe's read 4), and "per read" the ratio of coupling reads per ns: a spin update of the digits
+model is ten times the probe's work.  Prints a table, writes benchmarks/results/train.json."""
 from __future__ import annotations
 
 import sys
@@ -28,6 +29,7 @@ DTM = __import__("importlib").import_module("pbitlang.dtm.train")
 MODELS = ["ising_dtm", "digits_dtm"]
 BACKENDS = ["reference", "emulator"]
 B, ROWS, EPOCHS, ROUNDS = 64, 1024, 3, 5
+PROBE_READS = 4                     # couplings per spin update of the probe's 2D lattice
 
 
 def sampling_alone(prog, backend) -> tuple:
@@ -52,12 +54,24 @@ def sampling_alone(prog, backend) -> tuple:
     return seconds, updates
 
 
+def couplings_per_update(prog) -> float:
+    """Couplings a spin update reads on average in the model phase (the stacked steps with x_t
+    clamped): the work per update, against the probe's 4 on its 2D lattice."""
+    ir = prog.ir
+    spec = chain_spec(ir)
+    stack = DTM.StackedSteps(ir, spec, spec.steps)
+    copies = np.concatenate([o + ir.num_spins + np.arange(len(spec.data_index)) for o in stack.offsets])
+    free = np.setdiff1d(np.arange(stack.template.num_spins), np.r_[copies, stack.template.clamp_index])
+    return float(np.diff(stack.template.J.indptr)[free].mean())
+
+
 def main():
     probe = Probe()
     rows = []
     for name in MODELS:
         prog = pb.compile(f"examples/{name}.pb")
         d = len(chain_spec(prog.ir).data_index)
+        reads = couplings_per_update(prog)
         data = np.random.default_rng(0).integers(0, 2, size=(ROWS, d))
         for backend in BACKENDS:
             pb.train(prog, data[:2 * B], epochs=1, seed=0, backend=backend, batch_size=B)   # warm-up (numba)
@@ -81,12 +95,14 @@ def main():
                 rows.append({"model": name, "backend": backend, "phase": phase, "seconds": seconds,
                              "updates_per_ns": rate, "probe_updates_per_ns": best["probe"],
                              "ratio": rate / best["probe"], "of_sampling_alone": rate * 1e9 / alone,
+                             "couplings_per_update": reads, "per_coupling_ratio": rate / best["probe"] * reads / PROBE_READS,
                              "seconds_per_sample": seconds / 256 if phase.startswith("generate") else None})
     print(f"{'model':11} {'backend':10} {'phase':15} {'seconds':>8} {'upd/ns':>7} {'probe':>6} {'ratio':>6} "
-          f"{'of alone':>8}")
+          f"{'of alone':>8} {'reads':>6} {'per read':>8}")
     for r in rows:
         print(f"{r['model']:11} {r['backend']:10} {r['phase']:15} {r['seconds']:8.3f} {r['updates_per_ns']:7.3f} "
-              f"{r['probe_updates_per_ns']:6.3f} {r['ratio']:6.2f} {r['of_sampling_alone']:8.2f}")
+              f"{r['probe_updates_per_ns']:6.3f} {r['ratio']:6.2f} {r['of_sampling_alone']:8.2f} "
+              f"{r['couplings_per_update']:6.1f} {r['per_coupling_ratio']:8.2f}")
     print(f"\nwrote {write_json('train', rows)}")
 
 
