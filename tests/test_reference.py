@@ -84,3 +84,21 @@ def test_beta_changes_refold_the_weights():
     second = blk.sparse.data.copy() if blk.sparse.nnz else blk.tiles[0].D.copy()
     np.testing.assert_allclose(second * 4, first)
     assert plan.fold(np.array([[1.0, 2.0]]), X) is not None and plan.beta == 1.0
+
+
+def test_plans_of_one_structure_share_the_layout_not_the_weights():
+    """Generation builds a plan per step of one structure: the layout comes from the cache, and each
+    plan's weights stay its own."""
+    base = pb.compile(RBM).ir
+    rng = np.random.default_rng(7)
+    irs = [base.with_arrays(rng.normal(size=base.num_spins), rng.normal(size=base.J.nnz)) for _ in range(2)]
+    plans = [reference.ColourPlan(ir, np.array([0, 3])) for ir in irs]
+    assert reference.plan_layout(irs[0], np.array([3, 0, 3])) is reference.plan_layout(irs[1], np.array([0, 3]))
+    X = (2 * rng.integers(0, 2, size=(base.num_spins, 5)) - 1).astype(np.float32)
+    for plan in plans:
+        plan.fold(0.9, X)
+    for ir, plan in zip(irs, plans):
+        Jp = ir.J[plan.perm][:, plan.perm]
+        direct = 0.9 * (Jp @ X.astype(np.float64) + ir.h[plan.perm][:, None])
+        for blk in plan.blocks:
+            np.testing.assert_allclose(reference.local_fields(blk, X), direct[blk.a:blk.b], rtol=1e-5, atol=1e-5)

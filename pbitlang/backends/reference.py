@@ -16,6 +16,8 @@ dense tiles with BLAS, ten times the rate of scipy's sparse product, and only
 the rest goes through the sparse one."""
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 
 import numpy as np
@@ -84,10 +86,10 @@ def dense_tiles(rows: sp.csr_array) -> list:
     return tiles
 
 
-class ColourPlan:
-    """The IR renumbered into colour blocks of free spins, ready for block updates.  The weights live
-    apart from the structure: set_weights() takes new ones (a runner's next run) and fold() writes
-    them into the blocks scaled by β, only when β or the weights changed."""
+class PlanLayout:
+    """What the structure alone decides — the renumbering into colour blocks and, per block, where
+    its sparse part, dense tiles, clamped part and k-body factors take their weights from — kept
+    with zero weights.  Built once per structure (see plan_layout); plans copy it."""
 
     def __init__(self, ir, clamp_index: np.ndarray):
         n = ir.num_spins
@@ -108,7 +110,6 @@ class ColourPlan:
             a = int(np.searchsorted(c_sorted[:n_free], c, "left"))
             b = int(np.searchsorted(c_sorted[:n_free], c, "right"))
             self.blocks.append(self._block(ir, a, b, sp.csr_array(Lp[a:b])))
-        self.set_weights(ir.h, ir.J.data)
 
     def _block(self, ir, a: int, b: int, part: sp.csr_array) -> Block:
         """Block a..b from its rows of the labelled matrix (entry k of J.data carries the label k + 1)."""
@@ -141,22 +142,79 @@ class ColourPlan:
         return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
-        """For spins in positions a..b: [scatter, other members, coefficients (as folded), coefficients]
-        of each k-body factor."""
+        """For spins in positions a..b: [scatter, other members, coefficients (as folded), (order of the
+        factor, which of its rows)] of each k-body factor."""
         terms = []
-        for idx, coeff in ir.kbody.values():
+        for order, (idx, _) in ir.kbody.items():
             pidx = self.inv[idx]                                  # positions of the members
-            k = idx.shape[1]
-            for p in range(k):
-                rows = (pidx[:, p] >= a) & (pidx[:, p] < b)
-                if not rows.any():
+            for p in range(idx.shape[1]):
+                rows = np.flatnonzero((pidx[:, p] >= a) & (pidx[:, p] < b))
+                if not len(rows):
                     continue
                 others = np.delete(pidx[rows], p, axis=1)
                 target = pidx[rows, p] - a
                 scatter = sp.csr_array((np.ones(len(target), dtype=np.float32), (target, np.arange(len(target)))),
                                        shape=(b - a, len(target)))
-                terms.append((scatter, others, np.zeros((len(target), 1), np.float32), coeff[rows][:, None]))
+                terms.append((scatter, others, np.zeros((len(target), 1), np.float32), (order, rows)))
         return terms
+
+
+_LAYOUTS: dict = {}                   # structure digest → PlanLayout, most recent last
+_LAYOUTS_LOCK = threading.Lock()
+LAYOUT_CACHE = 16                     # layouts kept
+LAYOUT_CACHE_NNZ = 2_000_000          # larger models are not kept (their layout is as large as J)
+
+
+def plan_layout(ir, clamp_index) -> PlanLayout:
+    """The layout of ir with clamp_index clamped, from a small cache keyed by a digest of everything
+    the layout depends on (pattern, colours, clamps, k-body members, the tile thresholds): generation
+    builds a plan per step of one structure, and the layout is most of a plan's set-up."""
+    clamp_index = np.unique(np.asarray(clamp_index, dtype=np.int64))
+    if ir.J.nnz > LAYOUT_CACHE_NNZ:
+        return PlanLayout(ir, clamp_index)
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (np.array([ir.num_spins, TILE_AREA, TILE_DENSITY]), ir.J.indptr, ir.J.indices, ir.colors, clamp_index):
+        digest.update(np.ascontiguousarray(part).tobytes())
+        digest.update(b"|")
+    for order in sorted(ir.kbody):
+        digest.update(np.int64(order).tobytes())
+        digest.update(np.ascontiguousarray(ir.kbody[order][0]).tobytes())
+    key = digest.digest()
+    with _LAYOUTS_LOCK:
+        layout = _LAYOUTS.pop(key, None)
+        if layout is None:
+            layout = PlanLayout(ir, clamp_index)
+        _LAYOUTS[key] = layout
+        while len(_LAYOUTS) > LAYOUT_CACHE:
+            _LAYOUTS.pop(next(iter(_LAYOUTS)))
+    return layout
+
+
+def _zeroed(m: sp.csr_array) -> sp.csr_array:
+    """The same pattern with weights of its own (the index arrays are shared, never written)."""
+    return sp.csr_array((np.zeros(m.nnz, np.float32), m.indices, m.indptr), shape=m.shape)
+
+
+class ColourPlan:
+    """The IR renumbered into colour blocks of free spins, ready for block updates: a copy of its
+    layout with weights of its own.  The weights live apart from the structure: set_weights() takes
+    new ones (a runner's next run) and fold() writes them into the blocks scaled by β, only when β
+    or the weights changed."""
+
+    def __init__(self, ir, clamp_index: np.ndarray):
+        layout = plan_layout(ir, clamp_index)
+        self.perm, self.inv, self.free = layout.perm, layout.inv, layout.free
+        self.blocks = []
+        for shape in layout.blocks:
+            blk = Block()
+            for name in ("a", "b", "src", "fixed_src", "tiles_cover"):          # structure: shared
+                setattr(blk, name, getattr(shape, name))
+            blk.sparse, blk.fixed, blk.H = _zeroed(shape.sparse), _zeroed(shape.fixed), None
+            blk.tiles = [Tile(t.r0, t.r1, t.c0, t.c1, t.flat, t.src) for t in shape.tiles]
+            blk.kterms = [(scatter, others, np.zeros_like(folded), ir.kbody[order][1][rows][:, None])
+                          for scatter, others, folded, (order, rows) in shape.kterms]
+            self.blocks.append(blk)
+        self.set_weights(ir.h, ir.J.data)
 
     def set_weights(self, h, J_data) -> None:
         """New weights for the same structure (h per spin, J.data aligned with the IR's J)."""
