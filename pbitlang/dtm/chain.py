@@ -87,35 +87,52 @@ def data_to_spins(spec: ChainSpec, data) -> np.ndarray:
     raise PbitError(f"data values must be bits (0/1) or spins (±1); found {values[:6].tolist()}")
 
 
-def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None):
+class StepPattern:
+    """What every step model of a chain shares: the coupling pattern (the program's plus the links of
+    the data spins to their clamped copies x_t), each entry's term, colours and layout.  Built once;
+    a step brings only its weights and Γ_t."""
+
+    def __init__(self, ir, spec: ChainSpec):
+        n, d = ir.num_spins, len(spec.data_index)
+        self.n, self.d = n, d
+        copies = np.arange(n, n + d)
+        coo = ir.J.tocoo()                       # in the order of J.data, as is every step's base data
+        self.sources = tuple(ir.sources) + (spec.source,)
+        base_terms = ir.J_term if ir.J_term is not None else np.full(ir.J.nnz, -1)
+        terms = np.r_[base_terms, np.full(2 * d, len(self.sources) - 1)].astype(np.int32)   # links cite the chain
+        # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern; the
+        # entries are numbered so that their values and terms follow them into CSR order
+        rows = np.r_[coo.row, spec.data_index, copies]
+        cols = np.r_[coo.col, copies, spec.data_index]
+        numbered = sp.coo_array((np.arange(1, len(rows) + 1, dtype=np.float64), (rows, cols)),
+                                shape=(n + d, n + d)).tocsr()
+        numbered.sort_indices()
+        self.order = numbered.data.astype(np.int64) - 1
+        self.indices, self.indptr, self.shape = numbered.indices, numbered.indptr, numbered.shape
+        self.J_term = _frozen(terms[self.order])
+        self.colors = _frozen(np.r_[ir.colors, (ir.colors[spec.data_index] + 1) % max(2, ir.num_colors)].astype(np.int32))
+        self.layout = dict(ir.layout)
+        self.layout["__x_t"] = (n, (d,), "spin")
+        self.h_term = _frozen(np.r_[ir.h_term if ir.h_term is not None else np.full(n, -1),
+                                    np.full(d, -1)].astype(np.int32))
+
+    def model(self, base, gamma: float):
+        """The step model from the program at its step weights (base) and the link strength Γ."""
+        data = np.r_[base.J.data, np.full(2 * self.d, -gamma)][self.order]
+        J = sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
+        return replace(base, num_spins=self.n + self.d, h=_frozen(np.r_[base.h, np.zeros(self.d)]),
+                       J=_freeze_csr(J), colors=self.colors, layout=dict(self.layout), weights=None,
+                       observables={}, constraints=(), sources=self.sources, h_term=self.h_term,
+                       J_term=self.J_term)
+
+
+def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None, pattern: StepPattern | None = None):
     """Step t's model with weights θ_t: the program plus clamped copies of the data spins coupled by −Γ_t.
     Its terms keep their sources (errors about a step cite the program's lines), the Γ_t links cite
-    the chain."""
+    the chain.  pattern: the chain's StepPattern, when the caller keeps one."""
     base = ir.with_weights(theta) if theta is not None and ir.weights is not None else ir
-    n, d = base.num_spins, len(spec.data_index)
-    gamma = float(spec.noise.gamma[t - 1])
-    copies = np.arange(n, n + d)
-    coo = base.J.tocoo()
-    sources = tuple(base.sources) + (spec.source,)
-    link = len(sources) - 1
-    base_terms = base.J_term if base.J_term is not None else np.full(base.J.nnz, -1)
-    terms = np.r_[base_terms, np.full(2 * d, link)].astype(np.int32)
-    # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern; the
-    # entries are numbered so that their values and terms follow them into CSR order
-    rows = np.r_[coo.row, spec.data_index, copies]
-    cols = np.r_[coo.col, copies, spec.data_index]
-    data = np.r_[coo.data, np.full(2 * d, -gamma)]
-    numbered = sp.coo_array((np.arange(1, len(data) + 1, dtype=np.float64), (rows, cols)), shape=(n + d, n + d)).tocsr()
-    numbered.sort_indices()
-    order = numbered.data.astype(np.int64) - 1
-    J = sp.csr_array((data[order], numbered.indices, numbered.indptr), shape=numbered.shape)
-    colors = np.r_[base.colors, (base.colors[spec.data_index] + 1) % max(2, base.num_colors)]
-    layout = dict(base.layout)
-    layout["__x_t"] = (n, (d,), "spin")
-    h_term = np.r_[base.h_term if base.h_term is not None else np.full(n, -1), np.full(d, -1)].astype(np.int32)
-    return replace(base, num_spins=n + d, h=_frozen(np.r_[base.h, np.zeros(d)]), J=_freeze_csr(J),
-                   colors=_frozen(colors.astype(np.int32)), layout=layout, weights=None, observables={},
-                   constraints=(), sources=sources, h_term=_frozen(h_term), J_term=_frozen(terms[order]))
+    pattern = StepPattern(ir, spec) if pattern is None else pattern
+    return pattern.model(base, float(spec.noise.gamma[t - 1]))
 
 
 class DenoisingChain:
@@ -125,9 +142,10 @@ class DenoisingChain:
         self.ir = ir
         self.spec = spec
         self.thetas = np.asarray(thetas, dtype=np.float64)
+        self.pattern = StepPattern(ir, spec)
 
     def step(self, t: int):
-        return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None)
+        return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None, self.pattern)
 
     def generate(self, num: int = 64, backend="reference", seed: int = 0, sweeps: int | None = None,
                  beta=None, **options) -> SampleResult:

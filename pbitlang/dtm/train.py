@@ -31,7 +31,7 @@ from ..backends import get_backend
 from ..compiler import Program
 from ..errors import PbitError
 from ..ir import load_ir
-from .chain import DenoisingChain, chain_spec, data_to_spins, step_ir
+from .chain import DenoisingChain, StepPattern, chain_spec, data_to_spins, step_ir
 
 
 @dataclass
@@ -400,7 +400,8 @@ class StackedSteps:
         from ..ir import _freeze_csr, _frozen
         self.ir, self.T = ir, T
         zero = np.zeros((T, ir.weights.num_weights))
-        models = [step_ir(ir, spec, t, zero[t - 1]) for t in range(1, T + 1)]
+        pattern = StepPattern(ir, spec)
+        models = [step_ir(ir, spec, t, zero[t - 1], pattern) for t in range(1, T + 1)]
         self.size = models[0].num_spins
         offsets = np.arange(T) * self.size
         J = sp.csr_array(sp.block_diag([m.J for m in models], format="csr"))
