@@ -39,3 +39,20 @@ def write_json(name: str, rows) -> Path:
     path = out / f"{name}.json"
     path.write_text(json.dumps(rows, indent=2))
     return path
+
+
+def print_table(rows, columns) -> None:
+    """Print rows (dicts) as a table: columns are (title, key, format spec), the title set to the
+    spec's width, numbers and right-aligned specs to the right, text to the left."""
+    def width(spec: str) -> int:
+        digits = "".join(ch for ch in spec.lstrip("<>^") if ch.isdigit() or ch == ".").split(".")[0]
+        return int(digits or 0)
+
+    def right(spec: str) -> bool:
+        return spec.startswith(">") or spec.endswith(("f", "d", "e", "g"))
+
+    head = " ".join(f"{title:{'>' if right(spec) else '<'}{width(spec)}}" for title, _, spec in columns)
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(" ".join(f"{r[key]:{spec}}" for _, key, spec in columns))

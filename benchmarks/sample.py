@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import Probe, write_json  # noqa: E402
+from common import Probe, print_table, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 
@@ -53,12 +53,9 @@ def main(argv=None):
         for (_, _, label), r in zip(RUNS, best):
             rows.append({"model": f"{name} L={L}", "spins": n, "chains": chains, "sweeps": sweeps, "backend": label,
                          "updates_per_ns": r, "probe_updates_per_ns": probe_rate, "ratio": r / probe_rate})
-    head = f"{'model':14} {'chains':>6} {'backend':24} {'upd/ns':>8} {'probe':>8} {'ratio':>6}"
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(f"{r['model']:14} {r['chains']:>6} {r['backend']:24} {r['updates_per_ns']:8.3f} "
-              f"{r['probe_updates_per_ns']:8.3f} {r['ratio']:6.2f}")
+    print_table(rows, [("model", "model", "14"), ("chains", "chains", ">6"), ("backend", "backend", "24"),
+                       ("upd/ns", "updates_per_ns", "8.3f"), ("probe", "probe_updates_per_ns", "8.3f"),
+                       ("ratio", "ratio", "6.2f")])
     print(f"\nwrote {write_json('sample', rows)}")
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Probe, write_json  # noqa: E402
+from common import Probe, print_table, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 
@@ -38,11 +38,10 @@ def main():
                      "reference_ratio": plain / probe_rate, "pt_ratio": pt / probe_rate,
                      "pt_over_reference": pt / plain,
                      "swap_acceptance_min": min(res.info["tempering"]["swap_acceptance"])})
-    print(f"{'replicas':>8} {'sets':>5} {'probe':>7} {'ref':>7} {'PT':>7} {'ref/probe':>9} {'PT/probe':>9} {'PT/ref':>7}")
-    for r in rows:
-        print(f"{r['replicas']:>8} {r['replica_sets']:>5} {r['probe_updates_per_ns']:7.3f} "
-              f"{r['reference_updates_per_ns']:7.3f} {r['pt_updates_per_ns']:7.3f} {r['reference_ratio']:9.2f} "
-              f"{r['pt_ratio']:9.2f} {r['pt_over_reference']:7.2f}")
+    print_table(rows, [("replicas", "replicas", ">8"), ("sets", "replica_sets", ">5"),
+                       ("probe", "probe_updates_per_ns", "7.3f"), ("ref", "reference_updates_per_ns", "7.3f"),
+                       ("PT", "pt_updates_per_ns", "7.3f"), ("ref/probe", "reference_ratio", "9.2f"),
+                       ("PT/probe", "pt_ratio", "9.2f"), ("PT/ref", "pt_over_reference", "7.2f")])
     print(f"\nwrote {write_json('tempering', rows)}")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Probe, write_json  # noqa: E402
+from common import Probe, print_table, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 from pbitlang.backends import get_backend  # noqa: E402
@@ -97,12 +97,11 @@ def main():
                              "ratio": rate / best["probe"], "of_sampling_alone": rate * 1e9 / alone,
                              "couplings_per_update": reads, "per_coupling_ratio": rate / best["probe"] * reads / PROBE_READS,
                              "seconds_per_sample": seconds / 256 if phase.startswith("generate") else None})
-    print(f"{'model':11} {'backend':10} {'phase':15} {'seconds':>8} {'upd/ns':>7} {'probe':>6} {'ratio':>6} "
-          f"{'of alone':>8} {'reads':>6} {'per read':>8}")
-    for r in rows:
-        print(f"{r['model']:11} {r['backend']:10} {r['phase']:15} {r['seconds']:8.3f} {r['updates_per_ns']:7.3f} "
-              f"{r['probe_updates_per_ns']:6.3f} {r['ratio']:6.2f} {r['of_sampling_alone']:8.2f} "
-              f"{r['couplings_per_update']:6.1f} {r['per_coupling_ratio']:8.2f}")
+    print_table(rows, [("model", "model", "11"), ("backend", "backend", "10"), ("phase", "phase", "15"),
+                       ("seconds", "seconds", "8.3f"), ("upd/ns", "updates_per_ns", "7.3f"),
+                       ("probe", "probe_updates_per_ns", "6.3f"), ("ratio", "ratio", "6.2f"),
+                       ("of alone", "of_sampling_alone", "8.2f"), ("reads", "couplings_per_update", "6.1f"),
+                       ("per read", "per_coupling_ratio", "8.2f")])
     print(f"\nwrote {write_json('train', rows)}")
 
 
