@@ -23,6 +23,7 @@ from common import Probe, print_table, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 from pbitlang.backends import get_backend  # noqa: E402
+from pbitlang.backends.base import one_blas_thread  # noqa: E402
 from pbitlang.dtm.chain import chain_spec  # noqa: E402
 
 DTM = __import__("importlib").import_module("pbitlang.dtm.train")
@@ -45,7 +46,7 @@ def sampling_alone(prog, backend) -> tuple:
     trajs = [[(2 * rng.integers(0, 2, size=(B, d)) - 1).astype(np.int8) for _ in range(T + 1)]
              for _ in range(ROWS // B)]
     sampler.run(h, data, trajs[0], 1.0, rng)                       # warm-up
-    blas = DTM.one_blas_thread()
+    blas = one_blas_thread()
     t = time.perf_counter()
     updates = sum(sampler.run(h, data, traj, 1.0, rng)[2] for traj in trajs)
     seconds = time.perf_counter() - t

@@ -218,3 +218,95 @@ def test_threads_give_the_same_samples(rng):
     assert np.array_equal(ideal.samples, ideal2.samples)
     with pytest.raises(pb.BackendError, match="threads"):
         prog.sample("emulator", sweeps=2, threads=0)
+
+
+# ---- dense tiles: an RBM's layers as matrix products ----------------------------------------------
+tiles_module = __import__("importlib").import_module("pbitlang.backends.emulator.tiles")
+
+TILED_RBM = """
+param V: int = 7;
+param H: int = 5;
+spin v[V];
+spin z[H];
+weight W[V, H] = normal(0, 0.6, seed = 3);
+energy {
+    -W[i, j] * v[i] * z[j]   for i in 0..V, j in 0..H;
+    0.3 * v[i] * v[i + 1]    for i in 0..V - 1;
+    -0.2 * z[j]              for j in 0..H;
+}
+"""
+
+
+def _tiles_of(ir, clamp_index):
+    from pbitlang.backends.emulator import update_order
+    _, order, block_ptr = update_order(ir, clamp_index)
+    return order, block_ptr, tiles_module.BlockTiles(ir.J, order, block_ptr, synchronous=True)
+
+
+def _rebuilt_J(ir, order, layout):
+    """J put back together from the layout's padded rows and tiles (values 1..nnz, to see each entry once)."""
+    values = np.arange(1, ir.J.nnz + 1, dtype=np.float64)
+    (ptr4, nb4, w4), (segments, _, col_ptr, cols, weight_ptr, tw) = layout.weights(values, np.float64)
+    M = np.zeros((ir.num_spins, ir.num_spins))
+    for i in range(ir.num_spins):
+        np.add.at(M[i], nb4[ptr4[i]:ptr4[i + 1]], w4[ptr4[i]:ptr4[i + 1]])
+    for first, end, t in segments:
+        if t >= 0:
+            k = col_ptr[t + 1] - col_ptr[t]
+            W = tw[weight_ptr[t]:weight_ptr[t + 1]].reshape(-1, k)
+            M[np.ix_(order[first:end], cols[col_ptr[t]:col_ptr[t + 1]])] += W
+    return M
+
+
+def test_stacked_rbm_steps_become_tiles_and_every_coupling_goes_one_place():
+    from pbitlang.dtm.chain import chain_spec
+    train = __import__("importlib").import_module("pbitlang.dtm.train")
+    ir = pb.compile("examples/digits_dtm.pb").ir
+    spec = chain_spec(ir)
+    stack = train.StackedSteps(ir, spec, spec.steps)
+    d = len(spec.data_index)
+    copies = np.concatenate([o + ir.num_spins + np.arange(d) for o in stack.offsets])
+    model = stack.template
+    order, block_ptr, layout = _tiles_of(model, copies)
+    assert layout.num_tiles == 2 * spec.steps                # per step: visible × hidden and hidden × visible
+    segments = layout.segments
+    assert segments[0, 0] == 0 and segments[-1, 1] == len(order) and np.all(segments[1:, 0] == segments[:-1, 1])
+    assert np.array_equal(layout.segment_ptr[[0, -1]], [0, len(segments)])
+    values = sp_dense(model.J)
+    np.testing.assert_array_equal(_rebuilt_J(model, order, layout), values)
+    # with the data clamped too (the positive phase), the hidden rows' tiles read clamped spins
+    data = np.concatenate([o + spec.data_index for o in stack.offsets])
+    order, _, layout = _tiles_of(model, np.r_[data, copies])
+    assert layout.num_tiles == spec.steps
+    np.testing.assert_array_equal(_rebuilt_J(model, order, layout), values)
+
+
+def sp_dense(J):
+    """J with each entry replaced by its position in J.data plus one, as a dense matrix."""
+    M = np.zeros(J.shape)
+    rows = np.repeat(np.arange(J.shape[0]), np.diff(J.indptr))
+    M[rows, J.indices] = np.arange(1, J.nnz + 1)
+    return M
+
+
+def test_tiles_leave_fixed_point_samples_unchanged(monkeypatch):
+    """Integer sums are exact in the float type in any order, so a fixed-point fabric samples the same
+    with tiles as without, spin for spin."""
+    prog = pb.compile(TILED_RBM, params={"V": 40, "H": 16})
+    assert _tiles_of(prog.ir, prog.ir.clamp_index)[2].num_tiles == 3
+    tiled = prog.sample("emulator", fabric="fpga", chains=20, sweeps=200, seed=8, threads=2)
+    monkeypatch.setattr(tiles_module, "TILE_DENSITY", 2.0)
+    assert _tiles_of(prog.ir, prog.ir.clamp_index)[2].num_tiles == 0
+    plain = prog.sample("emulator", fabric="fpga", chains=20, sweeps=200, seed=8, threads=2)
+    assert np.array_equal(tiled.samples, plain.samples)
+
+
+@pytest.mark.parametrize("fabric", ["ideal", "fpga"])
+def test_a_tiled_emulator_samples_the_exact_distribution(monkeypatch, fabric):
+    monkeypatch.setattr(tiles_module, "TILE_AREA", 1)
+    prog = pb.compile(TILED_RBM)
+    assert _tiles_of(prog.ir, prog.ir.clamp_index)[2].num_tiles >= 2   # z × all v, and v colours × z
+    res = prog.sample("emulator", fabric=fabric, chains=16, sweeps=4000, seed=5)
+    tvd, tol = compare_with_exact(pb.results.SampleResult(quantized_ir(prog.ir, fabric), res.samples,
+                                                          res.num_chains))
+    assert tvd < tol

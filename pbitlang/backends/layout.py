@@ -1,10 +1,85 @@
-"""Copying sampler states into the (chains, kept, n) layout results use: the samplers keep spins ×
-chains, so recording a state is a transpose, and a plain numpy transposed assignment of one state
-costs more than a sweep of a sparse lattice.  These compiled copies go eight spins at a time, the
-eight reads sharing cache lines."""
+"""What the reference and the emulator share about laying out a model and its samples.
+
+Dense tiles: the parts of a colour block's couplings that are dense (an RBM's layers) go through
+BLAS in both backends, found here.  Recording: the samplers keep spins × chains, so recording a
+state into the (chains, kept, n) layout results use is a transpose, and a plain numpy transposed
+assignment of one state costs more than a sweep of a sparse lattice; the compiled copies go eight
+spins at a time, the eight reads sharing cache lines."""
 from __future__ import annotations
 
+import hashlib
+import threading
+
+import numpy as np
+import scipy.sparse as sp
 from numba import njit
+from scipy.sparse.csgraph import connected_components
+
+
+def dense_tiles(rows: sp.csr_array, density: float, area: int) -> list:
+    """(r0, r1, c0, c1) of dense rectangles in a block's pattern: for each group of rows linked by
+    shared columns (a connected component) that is a contiguous range, the span of the columns half
+    its rows use, if that rectangle is at least `density` filled and `area` entries large.  Linear in
+    the entries (up to a sort): only components with entries enough for a tile are looked into."""
+    R, n = rows.shape
+    if R == 0 or rows.nnz == 0:
+        return []
+    # rows and columns as the nodes of one graph, each row linked to its columns (an undirected
+    # search follows the links both ways)
+    indptr = np.concatenate([rows.indptr, np.full(n, rows.indptr[-1])])
+    graph = sp.csr_array((np.ones(rows.nnz, np.int8), rows.indices + R, indptr), shape=(R + n, R + n))
+    count, label = connected_components(graph, directed=False)
+    row_label = label[:R]
+    size = np.bincount(row_label, minlength=count)
+    first = np.full(count, R)
+    np.minimum.at(first, row_label, np.arange(R))
+    entries = np.bincount(row_label, weights=np.diff(rows.indptr), minlength=count)
+    contiguous = np.flatnonzero((size >= 2) & (entries >= density * area))
+    tiles = []
+    for comp in contiguous:
+        r0, r1 = int(first[comp]), int(first[comp] + size[comp])
+        if not np.all(row_label[r0:r1] == comp):
+            continue
+        cols, uses = np.unique(rows.indices[rows.indptr[r0]:rows.indptr[r1]], return_counts=True)
+        common = cols[uses >= max(2, (r1 - r0 + 1) // 2)]
+        if not len(common):
+            continue
+        c0, c1 = int(common[0]), int(common[-1]) + 1
+        inside = int(uses[(cols >= c0) & (cols < c1)].sum())
+        cells = (r1 - r0) * (c1 - c0)
+        if cells >= area and inside >= density * cells:
+            tiles.append((r0, r1, c0, c1))
+    return tiles
+
+
+class StructureCache:
+    """The last `size` layouts, keyed by a digest of the arrays they are built from: a DTM's generation
+    samples T step models of one structure, and repeated sample() calls on one model would otherwise
+    rebuild the same layout.  Models with more than max_nnz couplings are not kept (a layout is as
+    large as its J)."""
+
+    def __init__(self, size: int, max_nnz: int):
+        self.size, self.max_nnz = size, max_nnz
+        self.entries: dict = {}                     # digest → layout, most recent last
+        self.lock = threading.Lock()
+
+    def get(self, parts, nnz: int, build):
+        """The layout for `parts` (arrays and numbers), built by build() when it is not kept."""
+        if nnz > self.max_nnz:
+            return build()
+        digest = hashlib.blake2b(digest_size=20)
+        for part in parts:
+            digest.update(np.ascontiguousarray(part).tobytes())
+            digest.update(b"|")
+        key = digest.digest()
+        with self.lock:
+            layout = self.entries.pop(key, None)
+            if layout is None:
+                layout = build()
+            self.entries[key] = layout
+            while len(self.entries) > self.size:
+                self.entries.pop(next(iter(self.entries)))
+        return layout
 
 
 @njit(cache=True)

@@ -16,17 +16,14 @@ dense tiles with BLAS, ten times the rate of scipy's sparse product, and only
 the rest goes through the sparse one."""
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
-from .layout import record_rows
+from .layout import StructureCache, dense_tiles, record_rows
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
@@ -48,42 +45,6 @@ class Block:
     spins (fixed, entries J.data[fixed_src]) which with h make a field H (rows × chains) that stays
     the same all run; and k-body factors."""
     __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "fixed", "fixed_src", "H", "kterms")
-
-
-def dense_tiles(rows: sp.csr_array) -> list:
-    """(r0, r1, c0, c1) of dense rectangles in a block's pattern: for each group of rows linked by
-    shared columns (a connected component) that is a contiguous range, the span of the columns half
-    its rows use, if that rectangle is at least TILE_DENSITY filled and TILE_AREA large.  Linear in
-    the entries (up to a sort): only components with entries enough for a tile are looked into."""
-    R, n = rows.shape
-    if R == 0 or rows.nnz == 0:
-        return []
-    # rows and columns as the nodes of one graph, each row linked to its columns (an undirected
-    # search follows the links both ways)
-    indptr = np.concatenate([rows.indptr, np.full(n, rows.indptr[-1])])
-    graph = sp.csr_array((np.ones(rows.nnz, np.int8), rows.indices + R, indptr), shape=(R + n, R + n))
-    count, label = connected_components(graph, directed=False)
-    row_label = label[:R]
-    size = np.bincount(row_label, minlength=count)
-    first = np.full(count, R)
-    np.minimum.at(first, row_label, np.arange(R))
-    entries = np.bincount(row_label, weights=np.diff(rows.indptr), minlength=count)
-    contiguous = np.flatnonzero((size >= 2) & (entries >= TILE_DENSITY * TILE_AREA))
-    tiles = []
-    for comp in contiguous:
-        r0, r1 = int(first[comp]), int(first[comp] + size[comp])
-        if not np.all(row_label[r0:r1] == comp):
-            continue
-        cols, uses = np.unique(rows.indices[rows.indptr[r0]:rows.indptr[r1]], return_counts=True)
-        common = cols[uses >= max(2, (r1 - r0 + 1) // 2)]
-        if not len(common):
-            continue
-        c0, c1 = int(common[0]), int(common[-1]) + 1
-        inside = int(uses[(cols >= c0) & (cols < c1)].sum())
-        area = (r1 - r0) * (c1 - c0)
-        if area >= TILE_AREA and inside >= TILE_DENSITY * area:
-            tiles.append((r0, r1, c0, c1))
-    return tiles
 
 
 class PlanLayout:
@@ -122,7 +83,7 @@ class PlanLayout:
         in_tile = np.zeros(part.nnz, dtype=bool)
         free_part = sp.csr_array((part.data[free_col], part.indices[free_col], _row_ptr(row_of[free_col], R)),
                                  shape=(R, n_free))
-        for r0, r1, c0, c1 in dense_tiles(free_part):
+        for r0, r1, c0, c1 in dense_tiles(free_part, TILE_DENSITY, TILE_AREA):
             m = (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
             flat = (row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0
             blk.tiles.append(Tile(r0, r1, c0, c1, flat, part.data[m].astype(np.int64) - 1))
@@ -159,35 +120,18 @@ class PlanLayout:
         return terms
 
 
-_LAYOUTS: dict = {}                   # structure digest → PlanLayout, most recent last
-_LAYOUTS_LOCK = threading.Lock()
-LAYOUT_CACHE = 16                     # layouts kept
-LAYOUT_CACHE_NNZ = 2_000_000          # larger models are not kept (their layout is as large as J)
+_LAYOUTS = StructureCache(size=16, max_nnz=2_000_000)
 
 
 def plan_layout(ir, clamp_index) -> PlanLayout:
-    """The layout of ir with clamp_index clamped, from a small cache keyed by a digest of everything
-    the layout depends on (pattern, colours, clamps, k-body members, the tile thresholds): generation
-    builds a plan per step of one structure, and the layout is most of a plan's set-up."""
+    """The layout of ir with clamp_index clamped, from a small cache keyed by everything the layout
+    depends on (pattern, colours, clamps, k-body members, the tile thresholds): generation builds a
+    plan per step of one structure, and the layout is most of a plan's set-up."""
     clamp_index = np.unique(np.asarray(clamp_index, dtype=np.int64))
-    if ir.J.nnz > LAYOUT_CACHE_NNZ:
-        return PlanLayout(ir, clamp_index)
-    digest = hashlib.blake2b(digest_size=20)
-    for part in (np.array([ir.num_spins, TILE_AREA, TILE_DENSITY]), ir.J.indptr, ir.J.indices, ir.colors, clamp_index):
-        digest.update(np.ascontiguousarray(part).tobytes())
-        digest.update(b"|")
+    parts = [np.array([ir.num_spins, TILE_AREA, TILE_DENSITY]), ir.J.indptr, ir.J.indices, ir.colors, clamp_index]
     for order in sorted(ir.kbody):
-        digest.update(np.int64(order).tobytes())
-        digest.update(np.ascontiguousarray(ir.kbody[order][0]).tobytes())
-    key = digest.digest()
-    with _LAYOUTS_LOCK:
-        layout = _LAYOUTS.pop(key, None)
-        if layout is None:
-            layout = PlanLayout(ir, clamp_index)
-        _LAYOUTS[key] = layout
-        while len(_LAYOUTS) > LAYOUT_CACHE:
-            _LAYOUTS.pop(next(iter(_LAYOUTS)))
-    return layout
+        parts += [np.int64(order), ir.kbody[order][0]]
+    return _LAYOUTS.get(parts, ir.J.nnz, lambda: PlanLayout(ir, clamp_index))
 
 
 def _zeroed(m: sp.csr_array) -> sp.csr_array:

@@ -28,6 +28,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from ..backends import get_backend
+from ..backends.base import one_blas_thread
 from ..compiler import Program
 from ..errors import PbitError
 from ..ir import load_ir
@@ -376,17 +377,6 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
     model = TrainedModel(ir, spec.name, thetas, info)
     model.metrics = metrics
     return model
-
-
-def one_blas_thread():
-    """Limit BLAS to one thread for the training loop (None when threadpoolctl is missing): training
-    alternates small BLAS products with the single-threaded sampler, and OpenBLAS's idle workers spin
-    on the cores the sampler needs (measured: the emulator kernel 3.5× slower, a lattice epoch 2×)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 class StackedSteps:

@@ -16,11 +16,12 @@ import numpy as np
 
 from ...errors import BackendError
 from ...results import SampleResult
-from ..base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
+from ..base import COMMON_OPTIONS, Backend, Runner, initial_state, one_blas_thread, run_info
 from . import kernels
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
 from .quantize import activation_table, input_bounds, input_window, lut_shift, quantize
+from .tiles import block_tiles
 
 CHUNK_UPDATES = 5e7          # spin updates per kernel call: Ctrl-C and progress are checked between calls
 
@@ -83,20 +84,22 @@ class EmulatorBackend(Backend):
         record = np.empty((C, spec.kept, n), dtype=np.int8)
         info = {"fabric": fabric.name, "placement": placement, "clock_mode": fabric.clock["mode"]}
         J = ir.J
+        tiles = block_tiles(J, order, block_ptr, synchronous=ticks == 0)
         if fabric.exact:
-            rows = kernels.padded_rows(J, J.data.astype(np.float32))
+            rows, tiling = tiles.weights(J.data, np.float32)
             hf = ir.h.astype(np.float32)
             kb = kbody_table(ir)
             run = lambda a, b, kept: kernels.drive_exact(  # noqa: E731
-                order, block_ptr, ticks, q, *rows, hf, spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b,
+                order, tiling, ticks, q, *rows, hf, spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b,
                 spec.burn_in, spec.thin, record, kept, *kb, groups)
         else:
-            run, extra = self._fixed_runner(ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot,
+            run, extra = self._fixed_runner(ir, fabric, spec, order, tiles, ticks, q, s0, s1, S, snapshot,
                                             record, seeds, cycles, groups)
             info.update(extra)
         t1 = time.perf_counter()
         kept, done, interrupted = 0, 0, False
         step = max(1, int(CHUNK_UPDATES // max(n * C, 1)))
+        blas = one_blas_thread() if tiles.num_tiles else None
         try:
             while done < spec.total_sweeps:
                 stop = min(spec.total_sweeps, done + step)
@@ -106,6 +109,9 @@ class EmulatorBackend(Backend):
                     spec.progress(done, spec.total_sweeps)
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            if blas is not None:
+                blas.restore_original_limits()
         t2 = time.perf_counter()
         samples = record[:, :kept].reshape(C * kept, n)
         n_free = int(free.sum())
@@ -120,7 +126,7 @@ class EmulatorBackend(Backend):
             return super().runner(ir, chains, clamp_index, **options)
         return ExactFabricRunner(self, ir, chains, clamp_index, fabric, options.get("threads", 1))
 
-    def _fixed_runner(self, ir, fabric, spec, order, block_ptr, ticks, q, s0, s1, S, snapshot, record, seeds, cycles,
+    def _fixed_runner(self, ir, fabric, spec, order, tiles, ticks, q, s0, s1, S, snapshot, record, seeds, cycles,
                       groups):
         ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
         J = ir.J
@@ -168,11 +174,11 @@ class EmulatorBackend(Backend):
         # the integer arithmetic runs in float32 when it is exact there: every partial sum, and the table
         # offset v + window (up to twice the largest input), an integer below 2^24; else in float64
         ftype = np.float32 if input_bounds(qz, J).max(initial=0) < 2**23 else np.float64
-        rows = kernels.padded_rows(J, qz.Jq.astype(ftype))
+        rows, tiling = tiles.weights(qz.Jq.astype(ftype), ftype)
         hq = qz.hq.astype(ftype)
 
         def run(a, b, kept):
-            return kernels.drive_fixed(order, block_ptr, ticks, q, *rows, hq, tables,
+            return kernels.drive_fixed(order, tiling, ticks, q, *rows, hq, tables,
                                        table_of_sweep.astype(np.int64), np.int32(window), np.int32(shift),
                                        np.int32(qz.acc_max), lut_bits, use_var, gain, offset, bias_q, kind, s0, s1,
                                        pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,
@@ -207,14 +213,12 @@ class ExactFabricRunner(Runner):
 
     def __init__(self, backend, ir, chains, clamp_index, fabric, threads):
         super().__init__(backend, ir, chains, clamp_index, {})
-        from ..reference import clamped_union, data_positions
+        from ..reference import clamped_union
         check_and_place(ir, fabric)
-        _, self.order, self.block_ptr = update_order(ir, clamped_union(ir, clamp_index))
+        _, self.order, block_ptr = update_order(ir, clamped_union(ir, clamp_index))
         self.q, self.ticks, _ = clocking(fabric, ir)
-        self.ptr4, self.nb4, labels = kernels.padded_rows(ir.J, data_positions(ir))
-        self.slots = np.flatnonzero(labels)                 # where each J entry sits in the padded rows
-        self.sources = labels[self.slots].astype(np.int64) - 1
-        self.w4 = np.zeros(len(labels), np.float32)
+        self.tiles = block_tiles(ir.J, self.order, block_ptr, synchronous=self.ticks == 0)
+        self.weight_buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
         self.kb = kbody_table(ir)
         self.groups = chain_groups(self.chains, threads)
         self.S = np.empty((ir.num_spins, self.chains), np.int8)
@@ -222,13 +226,13 @@ class ExactFabricRunner(Runner):
 
     def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
         S, C, n = self.S, self.chains, self.ir.num_spins
-        self.w4[self.slots] = J_data[self.sources]
+        rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
         kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
                            self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
         s0, s1 = chain_streams(_seeds(seed, 4)[1], C)
         total = burn_in + sweeps
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
-        kernels.drive_exact(self.order, self.block_ptr, self.ticks, self.q, self.ptr4, self.nb4, self.w4,
+        kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
                             np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
                             self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
         return record, len(self.order) * C * total

@@ -97,11 +97,17 @@ def _group(nb, w, a):
 
 
 @njit(inline="always")
-def _accumulate(S_read, ptr4, nb4, w4, i, start, acc, u0, u1):
-    """acc[c] = start + Σ_j w_ij S[j, c] over all of row i but its last group of four (see _last_group)."""
+def _accumulate(S_read, ptr4, nb4, w4, i, start, base, r, acc, u0, u1):
+    """acc[c] = start (+ base[r], the spin's tile inputs, when r ≥ 0) + Σ_j w_ij S[j, c] over all of
+    row i but its last group of four, which it returns (the caller folds it into its next pass)."""
     a, b = ptr4[i], ptr4[i + 1]
-    for c in range(u0, u1):
-        acc[c] = start
+    if r >= 0:
+        row = base[r]
+        for c in range(u0, u1):
+            acc[c] = start + row[c - u0]
+    else:
+        for c in range(u0, u1):
+            acc[c] = start
     for k in range(a, b - 4, 4):
         j0, j1, j2, j3, w0, w1, w2, w3 = _group(nb4, w4, k)
         for c in range(u0, u1):
@@ -159,13 +165,16 @@ def _decide_biased(thresh, bias, r, tmax):
 
 
 @njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t, new,
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, beta, s0, s1, q_update, acc, t, new,
                  kb_ptr, kb_coeff, kb_others, c0, c1):
-    """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s."""
+    """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s
+    (with, when tiled, base[r] the tile part of spins[r]'s input)."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     scale = np.float32(2.0 * beta) * LOG2E
-    for i in spins:
-        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], acc, u0, u1)
+    for r in range(len(spins)):
+        i = spins[r]
+        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], base, r if tiled else -1,
+                                                     acc, u0, u1)
         for c in range(u0, u1):
             acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
         for e in range(kb_ptr[i], kb_ptr[i + 1]):         # k-body factors: c·Π of the other members
@@ -187,7 +196,7 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, beta, s0, s1, q_updat
 
 
 @njit(fastmath=True, cache=True)
-def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, table, window, shift, acc_max, lut_bits,
+def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, table, window, shift, acc_max, lut_bits,
                  use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
                  q_update, acc, index, thresh, new, c0, c1):
     """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits.
@@ -203,8 +212,10 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, table, window, shif
     tmax = np.int64(1) << np.int64(lut_bits)
     ftype = acc.dtype.type
     acc_lim, win, inv_step = ftype(acc_max), ftype(window), ftype(1.0 / (1 << shift))
-    for i in spins:
-        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, Jq4, i, hq[i], acc, u0, u1)
+    for r in range(len(spins)):
+        i = spins[r]
+        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, Jq4, i, hq[i], base, r if tiled else -1,
+                                                     acc, u0, u1)
         if use_var:                      # device mismatch: the saturated input through the p-bit's gain and offset
             g, o = ftype(gain[i]), ftype(offset[i])
             for c in range(u0, u1):
@@ -262,67 +273,107 @@ def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
             S[chain_index[k], c] = chain_value[c, k]
 
 
+@njit(inline="always")
+def _tile_buffers(tiling, cg, dtype):
+    """Per chain group: room for the largest tile's converted states (k, cg) and inputs (m, cg)."""
+    col_ptr, weight_ptr = tiling[2], tiling[4]
+    kmax = mmax = 0
+    for t in range(len(col_ptr) - 1):
+        k = col_ptr[t + 1] - col_ptr[t]
+        kmax = max(kmax, k)
+        mmax = max(mmax, (weight_ptr[t + 1] - weight_ptr[t]) // k)
+    return np.empty(kmax * cg, dtype), np.empty(mmax * cg, dtype), np.empty((0, 0), dtype)
+
+
+@njit(inline="always")
+def _tile_inputs(S, tiling, t, Fb, Ab, c0, c1):
+    """The inputs from tile t of chains c0..c1-1, W_t @ S[cols_t] (m, c1 − c0), through BLAS: the
+    states converted to the float type once per tile, not once per coupling."""
+    col_ptr, cols, weight_ptr, tw = tiling[2], tiling[3], tiling[4], tiling[5]
+    k0, k = col_ptr[t], col_ptr[t + 1] - col_ptr[t]
+    m = (weight_ptr[t + 1] - weight_ptr[t]) // k
+    cg = c1 - c0
+    u0, u1 = np.uint64(c0), np.uint64(c1)
+    F = Fb[:k * cg].reshape(k, cg)
+    for q in range(k):
+        src, dst = S[cols[k0 + q]], F[q]
+        for c in range(u0, u1):
+            dst[c - u0] = src[c]
+    A = Ab[:m * cg].reshape(m, cg)
+    np.dot(tw[weight_ptr[t]:weight_ptr[t + 1]].reshape(m, k), F, A)
+    return A
+
+
 @njit(cache=True, parallel=True)
-def drive_exact(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
+def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
                 sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups, native=False):
     """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
-    stream is its own, so the samples do not depend on the grouping); returns the kept count."""
+    stream is its own, so the samples do not depend on the grouping); returns the kept count.
+    Synchronous sweeps go colour block by colour block, each a run of segments of the update order
+    `blocks` (tiling[0]: first, end, tile or −1; tiling[1]: each block's segments)."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
-    nb = len(block_ptr) - 1
+    segments, segment_ptr = tiling[0], tiling[1]
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, np.float32)
         t = np.empty(C, np.float32)
         new = np.empty(C, np.int8)
+        Fb, Ab, none = _tile_buffers(tiling, c1 - c0, np.float32)
         k = kept
         for sweep in range(sweep_from, sweep_to):
             beta = betas[sweep]
             if async_ticks == 0:
-                for b in range(nb):
-                    update_exact(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, ptr4, nb4, w4, h, beta, s0, s1,
+                for sg in range(segment_ptr[-1]):
+                    p0, p1, tile = segments[sg, 0], segments[sg, 1], segments[sg, 2]
+                    base = _tile_inputs(S, tiling, tile, Fb, Ab, c0, c1) if tile >= 0 else none
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tile >= 0, beta, s0, s1,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, beta, s0, s1, q_update, acc, t,
-                                 new, kb_ptr, kb_coeff, kb_others, c0, c1)
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, beta, s0, s1, q_update,
+                                 acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
         kept_out[g] = k
     return kept_out[0]
 
 
 @njit(cache=True, parallel=True)
-def drive_fixed(blocks, block_ptr, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of_sweep, window,
+def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of_sweep, window,
                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
                 hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups, native=False):
     """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count.
-    The accumulator has the float type of hq (see update_fixed)."""
+    The accumulator (and the tiles' products) has the float type of hq (see update_fixed); the
+    segments as in drive_exact."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
-    nb = len(block_ptr) - 1
+    segments, segment_ptr = tiling[0], tiling[1]
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, hq.dtype)
         index = np.empty(C, np.uint32)
         thresh = np.empty(C, np.uint32)
         new = np.empty(C, np.int8)
+        Fb, Ab, none = _tile_buffers(tiling, c1 - c0, hq.dtype)
         k = kept
         for sweep in range(sweep_from, sweep_to):
             table = tables[table_of_sweep[sweep]]
             if async_ticks == 0:
-                for b in range(nb):
-                    update_fixed(blocks[block_ptr[b]:block_ptr[b + 1]], S, S, ptr4, nb4, Jq4, hq, table, window,
-                                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
+                for sg in range(segment_ptr[-1]):
+                    p0, p1, tile = segments[sg, 0], segments[sg, 1], segments[sg, 2]
+                    base = _tile_inputs(S, tiling, tile, Fb, Ab, c0, c1) if tile >= 0 else none
+                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tile >= 0, table, window, shift,
+                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
                                  taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, table, window, shift, acc_max,
-                                 lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                                 hold_threshold, q_update, acc, index, thresh, new, c0, c1)
+                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, table, window, shift,
+                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps,
+                                 width, hold, hold_threshold, q_update, acc, index, thresh, new, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
         kept_out[g] = k
     return kept_out[0]

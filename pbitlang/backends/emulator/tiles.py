@@ -1,0 +1,109 @@
+"""Dense tiles of the emulator's colour blocks: the dense parts (an RBM's layers) as matrix products.
+
+Why: on an RBM a p-bit's input sums tens of couplings, and the padded-row loops load each
+neighbour's int8 state and convert it per coupling (≈22 multiply-adds per ns on this machine's
+class of CPU); a colour block's dense part done as one float product through BLAS, the states
+converted once, runs at ≈46.  The fabric computes the same inputs — every p-bit of a colour sums
+its weighted neighbours at once — and a fixed-point fabric's sums are exact integers in the
+float type (see kernels.update_fixed), in any order, so its samples do not change.  Only
+synchronous clocking uses tiles: asynchronous ticks read a snapshot per tick, spin by spin."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..layout import StructureCache, dense_tiles
+from .kernels import padded_rows
+
+TILE_DENSITY = 0.6        # BLAS is ≈2× the padded rows per coupling: a tile pays from half filled
+TILE_AREA = 256           # smaller products cost more in call overhead than they save
+_LAYOUTS = StructureCache(size=16, max_nnz=2_000_000)
+
+
+def block_tiles(J: sp.csr_array, order: np.ndarray, block_ptr: np.ndarray, synchronous: bool) -> "BlockTiles":
+    """The BlockTiles of this structure, from a small cache (generation samples T step models of one
+    structure; the layout is most of a sample() call's set-up there)."""
+    parts = [np.array([J.shape[0], TILE_AREA, TILE_DENSITY, synchronous]), J.indptr, J.indices, order, block_ptr]
+    return _LAYOUTS.get(parts, J.nnz, lambda: BlockTiles(J, order, block_ptr, synchronous))
+
+
+class BlockTiles:
+    """Where each coupling of J goes in the kernels: into a dense tile of a colour block (rows: a
+    range of the update order; columns: any spins), or into the padded neighbour rows (the rest).
+    Built from the pattern alone and shared (see block_tiles); weights() fills both from values
+    aligned with J.data, into arrays of the caller's."""
+
+    def __init__(self, J: sp.csr_array, order: np.ndarray, block_ptr: np.ndarray, synchronous: bool):
+        n = J.shape[0]
+        labels = np.arange(1, J.nnz + 1, dtype=np.float64)         # entry k of J.data carries k + 1
+        in_tile = np.zeros(J.nnz, dtype=bool)
+        segments, block_end, tile_cols, tile_flat, tile_src, shapes = [], [], [], [], [], []
+        if synchronous and J.nnz:
+            free = np.zeros(n, dtype=bool)
+            free[order] = True
+            perm = np.r_[order, np.flatnonzero(~free)]              # free spins in update order, then the clamped
+            P = sp.csr_array(sp.csr_array((labels, J.indices, J.indptr), shape=J.shape)[order][:, perm])
+        for b in range(len(block_ptr) - 1):
+            a, z = int(block_ptr[b]), int(block_ptr[b + 1])
+            found = []
+            if synchronous and J.nnz and z > a:
+                part = sp.csr_array(P[a:z])
+                row_of = np.repeat(np.arange(z - a), np.diff(part.indptr))
+                other = (part.indices < a) | (part.indices >= z)    # a proper colouring has no others
+                outside = sp.csr_array((part.data[other], part.indices[other],
+                                        np.r_[0, np.cumsum(np.bincount(row_of[other], minlength=z - a))]),
+                                       shape=part.shape)
+                found = dense_tiles(outside, TILE_DENSITY, TILE_AREA)
+            p = a
+            for r0, r1, c0, c1 in sorted(found):
+                if a + r0 > p:
+                    segments.append((p, a + r0, -1))
+                m = other & (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
+                src = part.data[m].astype(np.int64) - 1
+                in_tile[src] = True
+                segments.append((a + r0, a + r1, len(shapes)))
+                tile_cols.append(perm[c0:c1])
+                tile_flat.append((row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0)
+                tile_src.append(src)
+                shapes.append((r1 - r0, c1 - c0))
+                p = a + r1
+            if z > p:
+                segments.append((p, z, -1))
+            block_end.append(len(segments))
+        self.segments = np.array(segments, dtype=np.int64).reshape(-1, 3)   # (first, end, tile or −1)
+        self.segment_ptr = np.array([0] + block_end, dtype=np.int64)     # block b: segments ptr[b]..ptr[b+1]
+        self.col_ptr = np.r_[0, np.cumsum([len(c) for c in tile_cols])].astype(np.int64)
+        self.cols = np.concatenate(tile_cols).astype(np.int64) if tile_cols else np.zeros(0, np.int64)
+        sizes = [m * k for m, k in shapes]
+        self.weight_ptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        offsets = self.weight_ptr[:-1]
+        tile_slots = (np.concatenate([f + o for f, o in zip(tile_flat, offsets)]).astype(np.int64)
+                      if tile_flat else np.zeros(0, np.int64))
+        tile_src = np.concatenate(tile_src) if tile_src else np.zeros(0, np.int64)
+        self.num_tiles = len(shapes)
+        # the rest, in the original numbering, through the padded rows
+        keep = ~in_tile
+        row_of_entry = np.repeat(np.arange(n), np.diff(J.indptr))
+        rest = sp.csr_array((labels[keep], J.indices[keep],
+                             np.r_[0, np.cumsum(np.bincount(row_of_entry[keep], minlength=n))]), shape=J.shape)
+        self.ptr4, self.nb4, lab4 = padded_rows(rest, rest.data)
+        # each weight slot's entry of J.data, or nnz (a zero appended) for pads and empty tile cells:
+        # filling the weights is then two gathers
+        self.nnz = J.nnz
+        self.row_gather = np.where(lab4 > 0, lab4 - 1, J.nnz).astype(np.int64)
+        self.tile_gather = np.full(int(self.weight_ptr[-1]), J.nnz, dtype=np.int64)
+        self.tile_gather[tile_slots] = tile_src
+        self.sizes = (len(lab4), len(self.tile_gather))
+
+    def weights(self, values: np.ndarray, dtype=np.float32, out=None) -> tuple:
+        """(padded rows, tiling) for the kernels with couplings `values` (aligned with J.data) in
+        `dtype`, written into out = (row weights, tile weights) when given (a runner's, reused)."""
+        w4, tw = out if out is not None else (np.empty(self.sizes[0], dtype), np.empty(self.sizes[1], dtype))
+        ext = np.empty(self.nnz + 1, dtype)
+        ext[:-1] = values
+        ext[-1] = 0
+        np.take(ext, self.row_gather, out=w4)
+        np.take(ext, self.tile_gather, out=tw)
+        rows = (self.ptr4, self.nb4, w4)
+        tiling = (self.segments, self.segment_ptr, self.col_ptr, self.cols, self.weight_ptr, tw)
+        return rows, tiling
