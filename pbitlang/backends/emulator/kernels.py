@@ -175,8 +175,9 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, beta, s0
         i = spins[r]
         j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], base, r if tiled else -1,
                                                      acc, u0, u1)
-        for c in range(u0, u1):
-            acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
+        if w0 != 0 or w1 != 0 or w2 != 0 or w3 != 0:    # a group of pads only (a tiled row) adds nothing
+            for c in range(u0, u1):
+                acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
         for e in range(kb_ptr[i], kb_ptr[i + 1]):         # k-body factors: c·Π of the other members
             for c in range(u0, u1):
                 t[c] = kb_coeff[e]
