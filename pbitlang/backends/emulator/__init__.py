@@ -229,7 +229,7 @@ class ExactFabricRunner(Runner):
         rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
         kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
                            self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
-        s0, s1 = chain_streams(_seeds(seed, 4)[1], C)
+        s0, s1 = chain_streams(_seeds(seed, 4)[1], C)      # as sample() seeds them: the same samples
         total = burn_in + sweeps
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,

@@ -269,9 +269,10 @@ def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
     for k in range(len(fixed_index)):
         for c in range(C):
             S[fixed_index[k], c] = fixed_value[k]
-    for c in range(C):
-        for k in range(len(chain_index)):
-            S[chain_index[k], c] = chain_value[c, k]
+    for k in range(len(chain_index)):                 # rows of S written whole, chain_value read down a column
+        row = S[chain_index[k]]
+        for c in range(C):
+            row[c] = chain_value[c, k]
 
 
 @njit(inline="always")
