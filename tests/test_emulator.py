@@ -310,3 +310,14 @@ def test_a_tiled_emulator_samples_the_exact_distribution(monkeypatch, fabric):
     tvd, tol = compare_with_exact(pb.results.SampleResult(quantized_ir(prog.ir, fabric), res.samples,
                                                           res.num_chains))
     assert tvd < tol
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**40 + 3, 2**64 - 1])
+def test_chain_streams_are_numpys_seed_sequence_words(seed):
+    """The compiled seeding reproduces SeedSequence.generate_state word for word, so seeded samples
+    do not depend on which of the two made the streams."""
+    from pbitlang.backends.emulator import chain_streams
+    for chains in (1, 5, 64, 129):
+        sched = np.random.SeedSequence(seed).generate_state(2 * chains, dtype=np.uint64)
+        s0, s1 = chain_streams(seed, chains)
+        assert np.array_equal(s0, sched[:chains]) and np.array_equal(s1, sched[chains:] | np.uint64(1))

@@ -140,20 +140,22 @@ def _pack_signs(S8, o, n, P):
 
 
 @njit(cache=True)
-def _block_sums(S8, chains, offsets, n, rows, cols, sums, pairs, spread, flips):
-    """Sums over the samples (k, N, chains) ±1 — k samples of every chain, in the samplers' layout,
+def _block_means(S8, chains, offsets, n, first, second, expand, means, pair_means, spread, flips):
+    """Means over the samples (k, N, chains) ±1 — k samples of every chain, in the samplers' layout,
     given as S8 (see _pack_signs) — for each block t of spins offsets[t] … offsets[t] + n, into the
-    zeroed arrays given: Σ s_i (T, n), Σ s_i s_j for the entries (rows[e], cols[e]) (T, len(rows)),
-    and for the lag autocorrelation Σ_chains,i (k − (Σ_k s_i)²/k) and the number of flips between
-    consecutive samples (T,).  Each spin's samples are packed one bit per chain, so every sum is a
-    count of set bits: for ±1 values Σ s = 2·(ones) − count and Σ a·b = count − 2·popcount(a xor b);
-    padding chains are 0 in every spin and drop out of both.  (The caller allocates the results: an
-    array made here is boxed through a Python call, where Ctrl-C would surface as a SystemError.)"""
+    arrays given: ⟨s_i⟩ (T, n); ⟨s_i s_j⟩ (T, len(expand)) for the entries whose distinct pair
+    (first[u], second[u]) is u = expand[e]; and, zeroed by the caller, for the lag autocorrelation
+    Σ_chains,i (k − (Σ_k s_i)²/k) and the number of flips between consecutive samples (T,).  Each
+    spin's samples are packed one bit per chain, so every sum is a count of set bits: for ±1
+    values Σ s = 2·(ones) − count and Σ a·b = count − 2·popcount(a xor b); padding chains are 0 in
+    every spin and drop out of both.  (The caller allocates the results: an array returned from
+    here is boxed through a Python call, where Ctrl-C would surface as a SystemError.)"""
     k = S8.shape[0]
     W = (chains + 63) // 64
     R = k * chains
     T = len(offsets)
     P = np.empty((n, k, W), np.uint64)
+    distinct = np.empty(len(first), np.float64)
     for t in range(T):
         _pack_signs(S8, offsets[t], n, P)
         for i in range(n):
@@ -162,7 +164,7 @@ def _block_sums(S8, chains, offsets, n, rows, cols, sums, pairs, spread, flips):
             for q in range(k):
                 for w in range(W):
                     ones += _popcount(x[q, w])
-            sums[t, i] = 2.0 * ones - R
+            means[t, i] = (2.0 * ones - R) / R
             changed = 0
             for q in range(1, k):
                 for w in range(W):
@@ -178,14 +180,15 @@ def _block_sums(S8, chains, offsets, n, rows, cols, sums, pairs, spread, flips):
                             diff += _popcount(x[q, w] ^ x[q2, w])
                         sq += 2.0 * (chains - 2.0 * diff)
                 spread[t] += R - sq / k
-        for e in range(len(rows)):
-            a = P[rows[e]]
-            b = P[cols[e]]
+        flat = P.reshape(n, k * W)                # a spin's k·W words in a row: one short loop per pair
+        for u in range(len(first)):
+            r, c = first[u], second[u]
             diff = 0
-            for q in range(k):
-                for w in range(W):
-                    diff += _popcount(a[q, w] ^ b[q, w])
-            pairs[t, e] = R - 2.0 * diff
+            for j in range(k * W):
+                diff += _popcount(flat[r, j] ^ flat[c, j])
+            distinct[u] = (R - 2.0 * diff) / R
+        for e in range(len(expand)):
+            pair_means[t, e] = distinct[expand[e]]
 
 
 def coupling_entries(ir) -> tuple:
@@ -213,16 +216,13 @@ def block_statistics(S: np.ndarray, offsets, n: int, rows, cols, pairs=None) -> 
     if chains % 8:                         # whole words of eight chains; padding chains are −1: bit 0
         S = np.concatenate([S, np.full((k, S.shape[1], 8 - chains % 8), -1, np.int8)], axis=2)
     T = len(offsets)
-    sums, products, spread, flips = np.zeros((T, int(n))), np.zeros((T, len(first))), np.zeros(T), np.zeros(T)
-    _block_sums(S.view(np.uint64), chains, np.asarray(offsets, np.int64), int(n), first, second, sums, products,
-                spread, flips)
-    R = k * chains
+    means, pair_means = np.empty((T, int(n))), np.empty((T, len(expand)))
+    spread, flips = np.zeros(T), np.zeros(T)
+    _block_means(S.view(np.uint64), chains, np.asarray(offsets, np.int64), int(n), first, second, expand, means,
+                 pair_means, spread, flips)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(spread <= 1e-12, 0.0, 1.0 - 2.0 * flips / spread) if k > 1 else np.full(len(offsets), np.nan)
-    pairs_all = np.take(products, expand, axis=1)         # np.take: 3× faster than fancy indexing here
-    pairs_all /= R
-    sums /= R
-    return sums, pairs_all, rho
+    return means, pair_means, rho
 
 
 def pair_means(ir, S: np.ndarray) -> tuple:

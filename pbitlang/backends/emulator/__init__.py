@@ -43,8 +43,11 @@ def fabrics() -> dict:
 
 
 def chain_streams(word, chains: int) -> tuple:
-    """The per-chain xoroshiro128+ states (s0, s1) from one seed word (s1 odd: never all zero)."""
-    sched = np.random.SeedSequence(int(word)).generate_state(2 * chains, dtype=np.uint64)
+    """The per-chain xoroshiro128+ states (s0, s1) from one seed word (s1 odd: never all zero):
+    numpy's SeedSequence(word).generate_state(2·chains, uint64), its hash compiled."""
+    words = np.empty(4 * chains, np.uint32)
+    kernels.seed_sequence_words(np.random.SeedSequence(int(word)).pool, words)
+    sched = words.astype("<u4").view("<u8").astype(np.uint64)       # as numpy makes 64-bit words of pairs
     return sched[:chains].copy(), sched[chains:].copy() | np.uint64(1)
 
 
