@@ -95,7 +95,7 @@ class Adam:
         return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")          # no zero-divisor checks: the loop vectorises
 def _adam_update(theta, grad, m, v, c1, c2, lr, b1, b2, eps, out):
     """m, v ← Adam's moment estimates (in place); out ← θ − lr·m̂/(√v̂ + eps), row t bias-corrected by
     c1[t] = 1 − b1^k_t and c2[t] = 1 − b2^k_t."""

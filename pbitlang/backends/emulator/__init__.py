@@ -42,18 +42,18 @@ def fabrics() -> dict:
     return builtin_fabrics()
 
 
+def seed_words(seed, k: int) -> np.ndarray:
+    """numpy's SeedSequence(seed).generate_state(k, uint64), with its hash compiled (numpy runs it as
+    a Python loop; runners seed every run, twice per training batch)."""
+    words = np.empty(2 * k, np.uint32)
+    kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, words)
+    return words.astype("<u4").view("<u8").astype(np.uint64)          # as numpy pairs them into 64 bits
+
+
 def chain_streams(word, chains: int) -> tuple:
-    """The per-chain xoroshiro128+ states (s0, s1) from one seed word (s1 odd: never all zero):
-    numpy's SeedSequence(word).generate_state(2·chains, uint64), its hash compiled."""
-    words = np.empty(4 * chains, np.uint32)
-    kernels.seed_sequence_words(np.random.SeedSequence(int(word)).pool, words)
-    sched = words.astype("<u4").view("<u8").astype(np.uint64)       # as numpy makes 64-bit words of pairs
+    """The per-chain xoroshiro128+ states (s0, s1) from one seed word (s1 odd: never all zero)."""
+    sched = seed_words(word, 2 * chains)
     return sched[:chains].copy(), sched[chains:].copy() | np.uint64(1)
-
-
-def _seeds(seed: int, k: int) -> np.ndarray:
-    """k independent 64-bit words from one seed (numpy's SeedSequence)."""
-    return np.random.SeedSequence(seed).generate_state(k, dtype=np.uint64)
 
 
 class EmulatorBackend(Backend):
@@ -76,7 +76,7 @@ class EmulatorBackend(Backend):
         t0 = time.perf_counter()
         placement = check_and_place(ir, fabric)
         n, C = ir.num_spins, spec.chains
-        seeds = _seeds(spec.seed, 4)
+        seeds = seed_words(spec.seed, 4)
         init_rng = np.random.default_rng(int(seeds[0]))
         S = np.ascontiguousarray(initial_state(ir, spec, init_rng).astype(np.int8))
         free, order, block_ptr = update_order(ir, spec.clamp_index)
@@ -232,7 +232,7 @@ class ExactFabricRunner(Runner):
         rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
         kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
                            self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
-        s0, s1 = chain_streams(_seeds(seed, 4)[1], C)      # as sample() seeds them: the same samples
+        s0, s1 = chain_streams(seed_words(seed, 4)[1], C)      # as sample() seeds them: the same samples
         total = burn_in + sweeps
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
