@@ -245,23 +245,72 @@ def lag_autocorrelation(samples: np.ndarray) -> float:
 
 
 class AffineGradient:
-    """⟨∂E/∂θ⟩ and the ACP term from means.  The energy is affine in θ, so means suffice; the affine
-    map (dh, dJ) is transposed once here, because a dense × sparse product transposes it every call."""
+    """⟨∂E/∂θ⟩ and the ACP term from means.  The energy is affine in θ, so means suffice: each is the
+    map (dh, dJ) applied transposed, done by a compiled pass over the map's rows (scipy's products
+    cost more in set-up than in arithmetic at these sizes, ≈50–140 µs a call)."""
 
     def __init__(self, ir, rows=None, cols=None):
         w = ir.weights
         self.doff = w.doff
-        self.dhT, self.dJT = sp.csr_array(w.dh.T), sp.csr_array(w.dJ.T)
+        self.dh, self.dJ = sp.csr_array(w.dh), sp.csr_array(w.dJ)
         self.rows, self.cols = coupling_entries(ir) if rows is None else (rows, cols)
+
+    def _through(self, M: sp.csr_array, X: np.ndarray) -> np.ndarray:
+        """Σ_r X[..., r]·M[r, :] for X (rows,) or (T, rows)."""
+        X2 = np.ascontiguousarray(np.atleast_2d(X), dtype=np.float64)
+        out = np.zeros((X2.shape[0], M.shape[1]))
+        _map_transposed(M.indptr, M.indices, M.data, X2, out)
+        return out if np.ndim(X) == 2 else out[0]
 
     def mean(self, m: np.ndarray, C: np.ndarray) -> np.ndarray:
         """doff + ⟨s⟩·dh + ½ Σ_(i,j) ⟨s_i s_j⟩ dJ, for m (n,) and C (nnz,) or one row per step:
         (T, n) and (T, nnz) → (T, W)."""
-        return self.doff + (self.dhT @ m.T).T + 0.5 * (self.dJT @ C.T).T
+        return self.doff + self._through(self.dh, m) + 0.5 * self._through(self.dJ, C)
 
     def acp(self, m: np.ndarray, C: np.ndarray) -> np.ndarray:
         """(⟨s_i⟩⟨s_j⟩ − ⟨s_i s_j⟩) of the model phase, mapped onto the trainable couplings."""
-        return 0.5 * (self.dJT @ (m[..., self.rows] * m[..., self.cols] - C).T).T
+        m2 = np.ascontiguousarray(np.atleast_2d(m), dtype=np.float64)
+        C2 = np.ascontiguousarray(np.atleast_2d(C), dtype=np.float64)
+        out = np.zeros((m2.shape[0], self.dJ.shape[1]))
+        _covariance_map(self.dJ.indptr, self.dJ.indices, self.dJ.data, m2, self.rows, self.cols, C2, out)
+        out *= 0.5
+        return out if np.ndim(m) == 2 else out[0]
+
+
+@njit(cache=True)
+def _map_transposed(indptr, indices, data, X, out):
+    """out[t, c] += Σ_r X[t, r]·M[r, c] for a CSR map M (rows r, columns c): Mᵀ applied to each row of
+    X without building Mᵀ.  Each out[t, c] sums over r ascending from zero, as scipy's product with
+    the transpose does, so the results are the same to the bit."""
+    for t in range(X.shape[0]):
+        for r in range(len(indptr) - 1):
+            x = X[t, r]
+            for k in range(indptr[r], indptr[r + 1]):
+                out[t, indices[k]] += data[k] * x
+
+
+@njit(cache=True)
+def _covariance_map(indptr, indices, data, m, rows, cols, C, out):
+    """out[t, c] += Σ_e (m[t, rows[e]]·m[t, cols[e]] − C[t, e])·dJ[e, c]: the ACP term's sums, as
+    _map_transposed would make them from the differences (the same roundings, in the same order)."""
+    for t in range(m.shape[0]):
+        for e in range(len(indptr) - 1):
+            x = m[t, rows[e]] * m[t, cols[e]] - C[t, e]
+            for k in range(indptr[e], indptr[e + 1]):
+                out[t, indices[k]] += data[k] * x
+
+
+@njit(cache=True)
+def _map_into(indptr, indices, data, thetas, positions, out):
+    """out[positions[t, r]] += Σ_k M[r, k]·thetas[t, k] for a CSR map M, each row's entries summed in
+    their stored order from zero (as scipy's product does): the weights of every step through the
+    affine map into the stacked model's arrays."""
+    for t in range(thetas.shape[0]):
+        for r in range(len(indptr) - 1):
+            acc = 0.0
+            for k in range(indptr[r], indptr[r + 1]):
+                acc += data[k] * thetas[t, indices[k]]
+            out[positions[t, r]] += acc
 
 
 def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -446,8 +495,9 @@ class StackedSteps:
         w = self.ir.weights
         data = self.J0.copy()
         h = self.h0.copy()
-        data[self.positions] += np.asarray(w.dJ @ thetas.T).T        # steps' entries never overlap
-        h[self.fields] += np.asarray(w.dh @ thetas.T).T
+        thetas = np.ascontiguousarray(thetas, dtype=np.float64)
+        _map_into(w.dJ.indptr, w.dJ.indices, w.dJ.data, thetas, self.positions, data)   # steps never overlap
+        _map_into(w.dh.indptr, w.dh.indices, w.dh.data, thetas, self.fields, h)
         return h, data
 
     def model(self, thetas: np.ndarray):
