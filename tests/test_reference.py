@@ -53,6 +53,11 @@ def test_stacked_rbm_steps_become_dense_tiles():
     # the only other couplings are to the clamped x_t: part of the constant field, so the tiles are all
     assert all(blk.tiles_cover and blk.sparse.nnz == 0 for blk in plan.blocks)
     assert sum(blk.fixed.nnz for blk in plan.blocks) == len(copies)
+    # the positive phase clamps the data too: each step's hidden units see it through a clamped tile
+    data = np.concatenate([o + spec.data_index for o in stack.offsets])
+    plan = _fields_agree(model, np.r_[data, copies], beta=0.7)
+    assert [(t.r1 - t.r0, t.c1 - t.c0) for blk in plan.blocks for t in blk.fixed_tiles] == [(32, 64)] * spec.steps
+    assert sum(blk.fixed.nnz for blk in plan.blocks) == 0 and not any(blk.tiles for blk in plan.blocks)
 
 
 @pytest.mark.parametrize("seed", [1, 4])

@@ -109,3 +109,17 @@ def record_rows(X, rows, record, k):
     for c in range(C):
         for i in range(top, n):
             record[c, k, i] = X[rows[i], c]
+
+
+@njit(cache=True)
+def set_rows(X, rows, values):
+    """X[rows[k], c] = values[c, k]: per-chain clamp values (chains, k) into the rows of a spins ×
+    chains state, a cache line of values' columns at a time (column by column, the reads 4 KB apart
+    alias in the cache; numpy's transposed fancy assignment took ≈0.2 ms for a DTM's x_t)."""
+    K, C = len(rows), values.shape[0]
+    step = max(1, 64 // values.itemsize)     # a cache line of values' row at a time (64 bytes)
+    for k0 in range(0, K, step):
+        k1 = min(k0 + step, K)
+        for c in range(C):
+            for k in range(k0, k1):
+                X[rows[k], c] = values[c, k]

@@ -23,28 +23,45 @@ import scipy.sparse as sp
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
-from .layout import StructureCache, dense_tiles, record_rows
+from .layout import StructureCache, dense_tiles, record_rows, set_rows
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
 
 
 class Tile:
-    """A dense part of a block's coupling matrix: rows r0..r1 of the block × plan positions c0..c1."""
-    __slots__ = ("r0", "r1", "c0", "c1", "D", "flat", "src")
+    """A dense part of a block's coupling matrix: rows r0..r1 of the block × plan positions c0..c1.
+    gather: for each cell of D (row-major), the entry of J.data it holds, or nnz for an empty cell
+    (fold() appends a zero there): filling D is one np.take."""
+    __slots__ = ("r0", "r1", "c0", "c1", "D", "gather")
 
-    def __init__(self, r0, r1, c0, c1, flat, src):
+    def __init__(self, r0, r1, c0, c1, gather):
         self.r0, self.r1, self.c0, self.c1 = r0, r1, c0, c1
         self.D = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
-        self.flat, self.src = flat, src                  # D.flat[flat] = β · J.data[src]
+        self.gather = gather
 
 
 class Block:
     """One colour's free spins, plan positions a..b, and the parts their fields are made of: couplings
     to free spins as a sparse matrix (entries J.data[src]) and dense tiles; couplings to clamped
-    spins (fixed, entries J.data[fixed_src]) which with h make a field H (rows × chains) that stays
-    the same all run; and k-body factors."""
-    __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "fixed", "fixed_src", "H", "kterms")
+    spins (fixed, entries J.data[fixed_src], and fixed_tiles where dense) which with h make a field
+    H (rows × chains) that stays the same all run; and k-body factors."""
+    __slots__ = ("a", "b", "sparse", "src", "tiles", "tiles_cover", "fixed", "fixed_src", "fixed_tiles", "H",
+                 "kterms")
+
+
+def _split_tiles(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int) -> tuple:
+    """(dense tiles, mask of the entries left out of them) among one block's entries (row, column,
+    label) of a part `width` columns wide, of a J with nnz entries."""
+    part = sp.csr_array((labels, cols, _row_ptr(row_of, R)), shape=(R, width))
+    tiles, in_tile = [], np.zeros(len(cols), dtype=bool)
+    for r0, r1, c0, c1 in dense_tiles(part, TILE_DENSITY, TILE_AREA):
+        m = (row_of >= r0) & (row_of < r1) & (cols >= c0) & (cols < c1)
+        gather = np.full((r1 - r0) * (c1 - c0), nnz, dtype=np.int64)
+        gather[(row_of[m] - r0) * (c1 - c0) + cols[m] - c0] = labels[m].astype(np.int64) - 1
+        tiles.append(Tile(r0, r1, c0, c1, gather))
+        in_tile |= m
+    return tiles, ~in_tile
 
 
 class PlanLayout:
@@ -78,28 +95,22 @@ class PlanLayout:
         blk.a, blk.b = a, b
         R, n_free = b - a, self.free
         row_of = np.repeat(np.arange(R), np.diff(part.indptr))
-        free_col = part.indices < n_free                         # clamped spins come after the free ones
-        blk.tiles = []
-        in_tile = np.zeros(part.nnz, dtype=bool)
-        free_part = sp.csr_array((part.data[free_col], part.indices[free_col], _row_ptr(row_of[free_col], R)),
-                                 shape=(R, n_free))
-        for r0, r1, c0, c1 in dense_tiles(free_part, TILE_DENSITY, TILE_AREA):
-            m = (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
-            flat = (row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0
-            blk.tiles.append(Tile(r0, r1, c0, c1, flat, part.data[m].astype(np.int64) - 1))
-            in_tile |= m
-        keep = free_col & ~in_tile                                # the rest, still in row order
-        blk.src = part.data[keep].astype(np.int64) - 1
-        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[keep], _row_ptr(row_of[keep], R)),
-                                  shape=(R, n_free))
-        fixed = ~free_col
-        blk.fixed_src = part.data[fixed].astype(np.int64) - 1
-        blk.fixed = sp.csr_array((np.zeros(len(blk.fixed_src), np.float32), part.indices[fixed] - n_free,
-                                  _row_ptr(row_of[fixed], R)), shape=(R, part.shape[1] - n_free))
+        free = part.indices < n_free                             # clamped spins come after the free ones
+        blk.tiles, rest = _split_tiles(R, row_of[free], part.indices[free], part.data[free], n_free, ir.J.nnz)
+        blk.src = part.data[free][rest].astype(np.int64) - 1
+        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[free][rest],
+                                   _row_ptr(row_of[free][rest], R)), shape=(R, n_free))
+        # the couplings to clamped spins, tiles too where dense (an RBM's hidden units given its data)
+        n_clamped = part.shape[1] - n_free
+        fcols = part.indices[~free] - n_free
+        blk.fixed_tiles, frest = _split_tiles(R, row_of[~free], fcols, part.data[~free], n_clamped, ir.J.nnz)
+        blk.fixed_src = part.data[~free][frest].astype(np.int64) - 1
+        blk.fixed = sp.csr_array((np.zeros(len(blk.fixed_src), np.float32), fcols[frest],
+                                  _row_ptr(row_of[~free][frest], R)), shape=(R, n_clamped))
         blk.H = None
         blk.kterms = self._kbody_terms(ir, a, b)
         covered = sum(t.r1 - t.r0 for t in blk.tiles)
-        blk.tiles_cover = not keep.any() and covered == R         # then the tiles write F directly
+        blk.tiles_cover = not rest.any() and covered == R          # then the tiles write F directly
         return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
@@ -154,7 +165,8 @@ class ColourPlan:
             for name in ("a", "b", "src", "fixed_src", "tiles_cover"):          # structure: shared
                 setattr(blk, name, getattr(shape, name))
             blk.sparse, blk.fixed, blk.H = _zeroed(shape.sparse), _zeroed(shape.fixed), None
-            blk.tiles = [Tile(t.r0, t.r1, t.c0, t.c1, t.flat, t.src) for t in shape.tiles]
+            blk.tiles = [Tile(t.r0, t.r1, t.c0, t.c1, t.gather) for t in shape.tiles]
+            blk.fixed_tiles = [Tile(t.r0, t.r1, t.c0, t.c1, t.gather) for t in shape.fixed_tiles]
             blk.kterms = [(scatter, others, np.zeros_like(folded), ir.kbody[order][1][rows][:, None])
                           for scatter, others, folded, (order, rows) in shape.kterms]
             self.blocks.append(blk)
@@ -175,17 +187,24 @@ class ColourPlan:
         scale, rest = (1.0, beta) if per_pass or np.ndim(beta) else (float(beta), None)
         if scale != self.beta or X is not self.state:
             clamped = X[self.free:]
+            weights = np.empty(len(self.J_data) + 1, dtype=np.float32)    # β·J.data, then a zero for empty cells
+            np.multiply(self.J_data, scale, out=weights[:-1], casting="same_kind")
+            weights[-1] = 0.0
             for blk in self.blocks:
-                blk.sparse.data[:] = self.J_data[blk.src] * scale
+                np.take(weights, blk.src, out=blk.sparse.data)
                 for t in blk.tiles:
-                    t.D.flat[t.flat] = self.J_data[t.src] * scale
+                    np.take(weights, t.gather, out=t.D.reshape(-1))
                 for _, _, folded, coeff in blk.kterms:
                     folded[:] = coeff * scale
                 h = self.h_plan[blk.a:blk.b, None] * scale
                 blk.H = None
-                if blk.fixed.nnz:
-                    blk.fixed.data[:] = self.J_data[blk.fixed_src] * scale
-                    blk.H = blk.fixed @ clamped
+                if blk.fixed.nnz or blk.fixed_tiles:
+                    np.take(weights, blk.fixed_src, out=blk.fixed.data)
+                    blk.H = (blk.fixed @ clamped if blk.fixed.nnz
+                             else np.zeros((blk.b - blk.a, X.shape[1]), dtype=np.float32))
+                    for t in blk.fixed_tiles:
+                        np.take(weights, t.gather, out=t.D.reshape(-1))
+                        blk.H[t.r0:t.r1] += t.D @ clamped[t.c0:t.c1]
                     blk.H += h.astype(np.float32)
                 elif h.any():
                     blk.H = np.repeat(h.astype(np.float32), X.shape[1], axis=1)
@@ -384,9 +403,9 @@ class ReferenceRunner(Runner):
     def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
         plan, C, n = self.plan, self.chains, self.ir.num_spins
         plan.set_weights(h, J_data)
-        X = np.asarray(initial, dtype=np.float32)[plan.perm]
+        X = np.take(np.asarray(initial), plan.perm, axis=0).astype(np.float32)
         X[self.fixed_pos] = self.ir.clamp_value[:, None]
-        X[self.chain_pos] = np.asarray(clamp_value, dtype=np.float32).T
+        set_rows(X, self.chain_pos, np.asarray(clamp_value))
         rng = np.random.Generator(np.random.SFC64(seed))
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
         _, _, interrupted = run_sweeps(plan, X, np.full(burn_in + sweeps, float(beta)), rng.bit_generator, burn_in, thin,

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
+from ..backends.base import all_in
 from ..errors import CompileError, PbitError
 from ..ir import _freeze_csr, _frozen
 from ..results import SampleResult
@@ -79,11 +80,11 @@ def data_to_spins(spec: ChainSpec, data) -> np.ndarray:
                         f"(num, {d}), got {x.shape}")
     if x.shape[0] == 0:
         raise PbitError("the training data is empty")
-    values = np.unique(x)
-    if np.all(np.isin(values, (0, 1))):
+    if all_in(x, (0, 1)):                          # comparisons, not np.unique's sort of the whole data
         return (2 * x - 1).astype(np.int8)
-    if np.all(np.isin(values, (-1, 1))):
+    if all_in(x, (-1, 1)):
         return x.astype(np.int8)
+    values = np.unique(x)
     raise PbitError(f"data values must be bits (0/1) or spins (±1); found {values[:6].tolist()}")
 
 

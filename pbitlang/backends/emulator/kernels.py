@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..layout import record_state
+from ..layout import record_state, set_rows
 
 M32 = np.uint64(0xFFFFFFFF)
 LOG2E = np.float32(1.4426950408889634)
@@ -283,10 +283,7 @@ def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
     for k in range(len(fixed_index)):
         for c in range(C):
             S[fixed_index[k], c] = fixed_value[k]
-    for k in range(len(chain_index)):                 # rows of S written whole, chain_value read down a column
-        row = S[chain_index[k]]
-        for c in range(C):
-            row[c] = chain_value[c, k]
+    set_rows(S, chain_index, chain_value)
 
 
 @njit(inline="always")
