@@ -134,6 +134,21 @@ def test_generation_on_the_emulator_reports_energy_per_sample():
     assert gen.samples.shape == (16, 24)
 
 
+@pytest.mark.parametrize("backend,options", [("reference", {}), ("emulator", {}), ("emulator", {"threads": 2})])
+def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, backend, options):
+    """Generation runs the step models on the backend's runner (built once: the steps share their
+    structure); the samples, updates and ledger are those of one sample() call per step."""
+    from pbitlang.dtm.chain import DenoisingChain
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    model = pb.train(prog, two_patterns(256), epochs=1, seed=0, lr=0.05)
+    fast = model.generate(num=12, backend=backend, seed=4, **options)
+    monkeypatch.setattr(DenoisingChain, "_runner", lambda *args: None)
+    slow = model.generate(num=12, backend=backend, seed=4, **options)
+    assert np.array_equal(fast.samples, slow.samples)
+    for key in ("spin_updates", "energy_per_sample_J", "latency_per_sample_s", "ledger"):
+        assert fast.info.get(key) == slow.info.get(key)
+
+
 def test_save_load_checkpoint_and_resume(tmp_path):
     prog = pb.compile(RBM.replace("NOISE", "flip(schedule = linear)"))
     data = two_patterns(256)

@@ -98,6 +98,8 @@ class Runner:
     builds the model and calls sample(); it is what backends without a runner of their own get.
     Runners skip the checks sample() makes: their caller (training) builds valid input."""
 
+    last_info: dict = {}          # what the last run reports beyond its samples (the emulator's ledger)
+
     def __init__(self, backend, ir, chains: int, clamp_index, options: dict):
         self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
         self.clamp_index = np.asarray(clamp_index, dtype=np.int64)
@@ -108,6 +110,7 @@ class Runner:
                                   clamp_spins=(self.clamp_index, clamp_value), **self.options)
         if res.info.get("interrupted"):
             raise KeyboardInterrupt
+        self.last_info = res.info
         samples = res.samples.reshape(self.chains, -1, self.ir.num_spins)
         return np.ascontiguousarray(samples.transpose(1, 2, 0)), res.info["spin_updates"]
 

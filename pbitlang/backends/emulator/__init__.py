@@ -219,7 +219,8 @@ class ExactFabricRunner(Runner):
         from ..reference import clamped_union
         check_and_place(ir, fabric)
         _, self.order, block_ptr = update_order(ir, clamped_union(ir, clamp_index))
-        self.q, self.ticks, _ = clocking(fabric, ir)
+        self.q, self.ticks, self.cycles = clocking(fabric, ir)
+        self.fabric, self.edges = fabric, int(np.diff(ir.J.indptr)[self.order].sum())
         self.tiles = block_tiles(ir.J, self.order, block_ptr, synchronous=self.ticks == 0)
         self.weight_buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
         self.kb = kbody_table(ir)
@@ -238,6 +239,7 @@ class ExactFabricRunner(Runner):
         kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
                             np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
                             self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
+        self.last_info = ledger(self.fabric, len(self.order), self.edges, self.cycles, total, sweeps // thin, C)
         return record, len(self.order) * C * total
 
 
