@@ -52,6 +52,28 @@ def dense_tiles(rows: sp.csr_array, density: float, area: int) -> list:
     return tiles
 
 
+def row_ptr(row_of: np.ndarray, rows: int) -> np.ndarray:
+    """CSR row pointers of entries listed in row order (row_of: each entry's row)."""
+    return np.r_[0, np.cumsum(np.bincount(row_of, minlength=rows))].astype(np.int64)
+
+
+def entries_in(rows: np.ndarray, part: sp.csr_array) -> sp.csr_array:
+    """The entries of `part` that `rows` (a mask over its entries) keeps, as a matrix of its shape."""
+    row_of = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+    return sp.csr_array((part.data[rows], part.indices[rows], row_ptr(row_of[rows], part.shape[0])), shape=part.shape)
+
+
+def tile_cells(row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, rect: tuple, nnz: int) -> tuple:
+    """(mask of the entries inside rect = (r0, r1, c0, c1), and for each cell of the rect, row-major,
+    the entry of J.data it holds — labels are entry + 1 — or nnz where it is empty): a tile's
+    weights are then one gather from J.data with a zero appended."""
+    r0, r1, c0, c1 = rect
+    inside = (row_of >= r0) & (row_of < r1) & (cols >= c0) & (cols < c1)
+    cells = np.full((r1 - r0) * (c1 - c0), nnz, dtype=np.int64)
+    cells[(row_of[inside] - r0) * (c1 - c0) + cols[inside] - c0] = labels[inside].astype(np.int64) - 1
+    return inside, cells
+
+
 class StructureCache:
     """The last `size` layouts, keyed by a digest of the arrays they are built from: a DTM's generation
     samples T step models of one structure, and repeated sample() calls on one model would otherwise

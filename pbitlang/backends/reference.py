@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
-from .layout import StructureCache, dense_tiles, record_rows, set_rows
+from .layout import StructureCache, dense_tiles, record_rows, row_ptr, set_rows, tile_cells
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
@@ -53,14 +53,12 @@ class Block:
 def _split_tiles(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int) -> tuple:
     """(dense tiles, mask of the entries left out of them) among one block's entries (row, column,
     label) of a part `width` columns wide, of a J with nnz entries."""
-    part = sp.csr_array((labels, cols, _row_ptr(row_of, R)), shape=(R, width))
+    part = sp.csr_array((labels, cols, row_ptr(row_of, R)), shape=(R, width))
     tiles, in_tile = [], np.zeros(len(cols), dtype=bool)
-    for r0, r1, c0, c1 in dense_tiles(part, TILE_DENSITY, TILE_AREA):
-        m = (row_of >= r0) & (row_of < r1) & (cols >= c0) & (cols < c1)
-        gather = np.full((r1 - r0) * (c1 - c0), nnz, dtype=np.int64)
-        gather[(row_of[m] - r0) * (c1 - c0) + cols[m] - c0] = labels[m].astype(np.int64) - 1
-        tiles.append(Tile(r0, r1, c0, c1, gather))
-        in_tile |= m
+    for rect in dense_tiles(part, TILE_DENSITY, TILE_AREA):
+        inside, gather = tile_cells(row_of, cols, labels, rect, nnz)
+        tiles.append(Tile(*rect, gather))
+        in_tile |= inside
     return tiles, ~in_tile
 
 
@@ -99,14 +97,14 @@ class PlanLayout:
         blk.tiles, rest = _split_tiles(R, row_of[free], part.indices[free], part.data[free], n_free, ir.J.nnz)
         blk.src = part.data[free][rest].astype(np.int64) - 1
         blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[free][rest],
-                                   _row_ptr(row_of[free][rest], R)), shape=(R, n_free))
+                                   row_ptr(row_of[free][rest], R)), shape=(R, n_free))
         # the couplings to clamped spins, tiles too where dense (an RBM's hidden units given its data)
         n_clamped = part.shape[1] - n_free
         fcols = part.indices[~free] - n_free
         blk.fixed_tiles, frest = _split_tiles(R, row_of[~free], fcols, part.data[~free], n_clamped, ir.J.nnz)
         blk.fixed_src = part.data[~free][frest].astype(np.int64) - 1
         blk.fixed = sp.csr_array((np.zeros(len(blk.fixed_src), np.float32), fcols[frest],
-                                  _row_ptr(row_of[~free][frest], R)), shape=(R, n_clamped))
+                                  row_ptr(row_of[~free][frest], R)), shape=(R, n_clamped))
         blk.H = None
         blk.kterms = self._kbody_terms(ir, a, b)
         covered = sum(t.r1 - t.r0 for t in blk.tiles)
@@ -210,11 +208,6 @@ class ColourPlan:
                     blk.H = np.repeat(h.astype(np.float32), X.shape[1], axis=1)
             self.beta, self.state = scale, X
         return rest
-
-
-def _row_ptr(row_of: np.ndarray, rows: int) -> np.ndarray:
-    """CSR row pointers of entries listed in row order (row_of: each entry's row)."""
-    return np.r_[0, np.cumsum(np.bincount(row_of, minlength=rows))]
 
 
 def data_positions(ir) -> np.ndarray:

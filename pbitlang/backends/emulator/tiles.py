@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..layout import StructureCache, dense_tiles
+from ..layout import StructureCache, dense_tiles, entries_in, tile_cells
 from .kernels import padded_rows
 
 TILE_DENSITY = 0.6        # BLAS is ≈2× the padded rows per coupling: a tile pays from half filled
@@ -37,7 +37,7 @@ class BlockTiles:
         n = J.shape[0]
         labels = np.arange(1, J.nnz + 1, dtype=np.float64)         # entry k of J.data carries k + 1
         in_tile = np.zeros(J.nnz, dtype=bool)
-        segments, block_end, tile_cols, tile_flat, tile_src, shapes = [], [], [], [], [], []
+        segments, block_end, tile_cols, cell_lists, shapes = [], [], [], [], []
         if synchronous and J.nnz:
             free = np.zeros(n, dtype=bool)
             free[order] = True
@@ -50,21 +50,17 @@ class BlockTiles:
                 part = sp.csr_array(P[a:z])
                 row_of = np.repeat(np.arange(z - a), np.diff(part.indptr))
                 other = (part.indices < a) | (part.indices >= z)    # a proper colouring has no others
-                outside = sp.csr_array((part.data[other], part.indices[other],
-                                        np.r_[0, np.cumsum(np.bincount(row_of[other], minlength=z - a))]),
-                                       shape=part.shape)
-                found = dense_tiles(outside, TILE_DENSITY, TILE_AREA)
+                found = dense_tiles(entries_in(other, part), TILE_DENSITY, TILE_AREA)
             p = a
             for r0, r1, c0, c1 in sorted(found):
                 if a + r0 > p:
                     segments.append((p, a + r0, -1))
-                m = other & (row_of >= r0) & (row_of < r1) & (part.indices >= c0) & (part.indices < c1)
-                src = part.data[m].astype(np.int64) - 1
-                in_tile[src] = True
+                inside, cells = tile_cells(row_of[other], part.indices[other], part.data[other], (r0, r1, c0, c1),
+                                           J.nnz)
+                in_tile[part.data[other][inside].astype(np.int64) - 1] = True
                 segments.append((a + r0, a + r1, len(shapes)))
                 tile_cols.append(perm[c0:c1])
-                tile_flat.append((row_of[m] - r0) * (c1 - c0) + part.indices[m] - c0)
-                tile_src.append(src)
+                cell_lists.append(cells)
                 shapes.append((r1 - r0, c1 - c0))
                 p = a + r1
             if z > p:
@@ -74,25 +70,16 @@ class BlockTiles:
         self.segment_ptr = np.array([0] + block_end, dtype=np.int64)     # block b: segments ptr[b]..ptr[b+1]
         self.col_ptr = np.r_[0, np.cumsum([len(c) for c in tile_cols])].astype(np.int64)
         self.cols = np.concatenate(tile_cols).astype(np.int64) if tile_cols else np.zeros(0, np.int64)
-        sizes = [m * k for m, k in shapes]
-        self.weight_ptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        offsets = self.weight_ptr[:-1]
-        tile_slots = (np.concatenate([f + o for f, o in zip(tile_flat, offsets)]).astype(np.int64)
-                      if tile_flat else np.zeros(0, np.int64))
-        tile_src = np.concatenate(tile_src) if tile_src else np.zeros(0, np.int64)
+        self.weight_ptr = np.r_[0, np.cumsum([m * k for m, k in shapes])].astype(np.int64)
         self.num_tiles = len(shapes)
         # the rest, in the original numbering, through the padded rows
-        keep = ~in_tile
-        row_of_entry = np.repeat(np.arange(n), np.diff(J.indptr))
-        rest = sp.csr_array((labels[keep], J.indices[keep],
-                             np.r_[0, np.cumsum(np.bincount(row_of_entry[keep], minlength=n))]), shape=J.shape)
+        rest = entries_in(~in_tile, sp.csr_array((labels, J.indices, J.indptr), shape=J.shape))
         self.ptr4, self.nb4, lab4 = padded_rows(rest, rest.data)
         # each weight slot's entry of J.data, or nnz (a zero appended) for pads and empty tile cells:
         # filling the weights is then two gathers
         self.nnz = J.nnz
         self.row_gather = np.where(lab4 > 0, lab4 - 1, J.nnz).astype(np.int64)
-        self.tile_gather = np.full(int(self.weight_ptr[-1]), J.nnz, dtype=np.int64)
-        self.tile_gather[tile_slots] = tile_src
+        self.tile_gather = np.concatenate(cell_lists) if cell_lists else np.zeros(0, np.int64)
         self.sizes = (len(lab4), len(self.tile_gather))
 
     def weights(self, values: np.ndarray, dtype=np.float32, out=None) -> tuple:
