@@ -47,16 +47,15 @@ def test_stacked_rbm_steps_become_dense_tiles():
     d = len(spec.data_index)
     copies = np.concatenate([o + ir.num_spins + np.arange(d) for o in stack.offsets])
     plan = _fields_agree(model, copies, beta=0.7)
-    tiles = [t for blk in plan.blocks for t in blk.tiles]
-    assert len(tiles) == 2 * spec.steps                        # per step: hidden × visible, visible × hidden
-    assert {(t.r1 - t.r0, t.c1 - t.c0) for t in tiles} == {(32, 64), (64, 32)}
+    # per step: visible × hidden and hidden × visible, the steps' tiles stacked into one product per block
+    assert sorted(t.D.shape for blk in plan.blocks for t in blk.tiles) == [(spec.steps, 32, 64), (spec.steps, 64, 32)]
     # the only other couplings are to the clamped x_t: part of the constant field, so the tiles are all
     assert all(blk.tiles_cover and blk.sparse.nnz == 0 for blk in plan.blocks)
     assert sum(blk.fixed.nnz for blk in plan.blocks) == len(copies)
     # the positive phase clamps the data too: each step's hidden units see it through a clamped tile
     data = np.concatenate([o + spec.data_index for o in stack.offsets])
     plan = _fields_agree(model, np.r_[data, copies], beta=0.7)
-    assert [(t.r1 - t.r0, t.c1 - t.c0) for blk in plan.blocks for t in blk.fixed_tiles] == [(32, 64)] * spec.steps
+    assert [t.D.shape for blk in plan.blocks for t in blk.fixed_tiles] == [(spec.steps, 32, 64)]
     assert sum(blk.fixed.nnz for blk in plan.blocks) == 0 and not any(blk.tiles for blk in plan.blocks)
 
 
