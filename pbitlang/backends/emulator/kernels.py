@@ -289,7 +289,7 @@ def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
 @njit(inline="always")
 def _tile_buffers(tiling, cg, dtype):
     """Per chain group: room for the largest tile's converted states (k, cg) and inputs (m, cg)."""
-    col_ptr, weight_ptr = tiling[2], tiling[4]
+    col_ptr, weight_ptr = tiling[1], tiling[3]
     kmax = mmax = 0
     for t in range(len(col_ptr) - 1):
         k = col_ptr[t + 1] - col_ptr[t]
@@ -302,7 +302,7 @@ def _tile_buffers(tiling, cg, dtype):
 def _tile_inputs(S, tiling, t, Fb, Ab, c0, c1):
     """The inputs from tile t of chains c0..c1-1, W_t @ S[cols_t] (m, c1 − c0), through BLAS: the
     states converted to the float type once per tile, not once per coupling."""
-    col_ptr, cols, weight_ptr, tw = tiling[2], tiling[3], tiling[4], tiling[5]
+    col_ptr, cols, weight_ptr, tw = tiling[1], tiling[2], tiling[3], tiling[4]
     k0, k = col_ptr[t], col_ptr[t + 1] - col_ptr[t]
     m = (weight_ptr[t + 1] - weight_ptr[t]) // k
     cg = c1 - c0
@@ -317,17 +317,26 @@ def _tile_inputs(S, tiling, t, Fb, Ab, c0, c1):
     return A
 
 
+@njit(inline="always")
+def _segment(S, tiling, sg, Fb, Ab, none, c0, c1):
+    """Segment sg of a synchronous sweep (tiling[0]: first, end, tile or −1, in the update order):
+    (first, end, its tile's inputs or `none`, whether it has a tile)."""
+    segments = tiling[0]
+    tile = segments[sg, 2]
+    base = _tile_inputs(S, tiling, tile, Fb, Ab, c0, c1) if tile >= 0 else none
+    return segments[sg, 0], segments[sg, 1], base, tile >= 0
+
+
 @njit(cache=True, parallel=True)
 def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
                 sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups, native=False):
     """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
     stream is its own, so the samples do not depend on the grouping); returns the kept count.
     Synchronous sweeps go colour block by colour block, each a run of segments of the update order
-    `blocks` (tiling[0]: first, end, tile or −1; tiling[1]: each block's segments)."""
+    `blocks` (tiling[0]: first, end, tile or −1; see tiles.BlockTiles.weights)."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
-    segments, segment_ptr = tiling[0], tiling[1]
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, np.float32)
@@ -338,10 +347,9 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
         for sweep in range(sweep_from, sweep_to):
             beta = betas[sweep]
             if async_ticks == 0:
-                for sg in range(segment_ptr[-1]):
-                    p0, p1, tile = segments[sg, 0], segments[sg, 1], segments[sg, 2]
-                    base = _tile_inputs(S, tiling, tile, Fb, Ab, c0, c1) if tile >= 0 else none
-                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tile >= 0, beta, s0, s1,
+                for sg in range(len(tiling[0])):
+                    p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, beta, s0, s1,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
@@ -363,7 +371,6 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
-    segments, segment_ptr = tiling[0], tiling[1]
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, hq.dtype)
@@ -375,10 +382,9 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
         for sweep in range(sweep_from, sweep_to):
             table = tables[table_of_sweep[sweep]]
             if async_ticks == 0:
-                for sg in range(segment_ptr[-1]):
-                    p0, p1, tile = segments[sg, 0], segments[sg, 1], segments[sg, 2]
-                    base = _tile_inputs(S, tiling, tile, Fb, Ab, c0, c1) if tile >= 0 else none
-                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tile >= 0, table, window, shift,
+                for sg in range(len(tiling[0])):
+                    p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
+                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, table, window, shift,
                                  acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
                                  taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:

@@ -37,7 +37,7 @@ class BlockTiles:
         n = J.shape[0]
         labels = np.arange(1, J.nnz + 1, dtype=np.float64)         # entry k of J.data carries k + 1
         in_tile = np.zeros(J.nnz, dtype=bool)
-        segments, block_end, tile_cols, cell_lists, shapes = [], [], [], [], []
+        segments, tile_cols, cell_lists, shapes = [], [], [], []
         if synchronous and J.nnz:
             free = np.zeros(n, dtype=bool)
             free[order] = True
@@ -65,9 +65,7 @@ class BlockTiles:
                 p = a + r1
             if z > p:
                 segments.append((p, z, -1))
-            block_end.append(len(segments))
         self.segments = np.array(segments, dtype=np.int64).reshape(-1, 3)   # (first, end, tile or −1)
-        self.segment_ptr = np.array([0] + block_end, dtype=np.int64)     # block b: segments ptr[b]..ptr[b+1]
         self.col_ptr = np.r_[0, np.cumsum([len(c) for c in tile_cols])].astype(np.int64)
         self.cols = np.concatenate(tile_cols).astype(np.int64) if tile_cols else np.zeros(0, np.int64)
         self.weight_ptr = np.r_[0, np.cumsum([m * k for m, k in shapes])].astype(np.int64)
@@ -84,7 +82,10 @@ class BlockTiles:
 
     def weights(self, values: np.ndarray, dtype=np.float32, out=None) -> tuple:
         """(padded rows, tiling) for the kernels with couplings `values` (aligned with J.data) in
-        `dtype`, written into out = (row weights, tile weights) when given (a runner's, reused)."""
+        `dtype`, written into out = (row weights, tile weights) when given (a runner's, reused).
+        tiling: (segments of the update order, colour block by colour block: first, end, tile or −1;
+        each tile's columns: cols[col_ptr[t]:col_ptr[t + 1]]; its weights (m, k) row-major:
+        tw[weight_ptr[t]:weight_ptr[t + 1]])."""
         w4, tw = out if out is not None else (np.empty(self.sizes[0], dtype), np.empty(self.sizes[1], dtype))
         ext = np.empty(self.nnz + 1, dtype)
         ext[:-1] = values
@@ -92,5 +93,5 @@ class BlockTiles:
         np.take(ext, self.row_gather, out=w4)
         np.take(ext, self.tile_gather, out=tw)
         rows = (self.ptr4, self.nb4, w4)
-        tiling = (self.segments, self.segment_ptr, self.col_ptr, self.cols, self.weight_ptr, tw)
+        tiling = (self.segments, self.col_ptr, self.cols, self.weight_ptr, tw)
         return rows, tiling
