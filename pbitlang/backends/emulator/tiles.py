@@ -49,7 +49,7 @@ class BlockTiles:
             if synchronous and J.nnz and z > a:
                 part = sp.csr_array(P[a:z])
                 row_of = np.repeat(np.arange(z - a), np.diff(part.indptr))
-                other = (part.indices < a) | (part.indices >= z)    # a proper colouring has no others
+                other = (part.indices < a) | (part.indices >= z)    # all of them, in a proper colouring
                 found = dense_tiles(entries_in(other, part), TILE_DENSITY, TILE_AREA)
             p = a
             for r0, r1, c0, c1 in sorted(found):
