@@ -1,10 +1,6 @@
 """pbit run / backends: outputs, --json, -o, exit codes, Ctrl-C."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +9,7 @@ import pytest
 import pbitlang as pb
 from pbitlang.cli.pbit import main
 from pbitlang.results import SampleResult
+from tests.cli_interrupt import interrupt_pbit
 
 ROOT = Path(__file__).resolve().parent.parent
 ISING = str(ROOT / "examples" / "ising2d.pb")
@@ -84,15 +81,11 @@ def test_not_an_ir_file(tmp_path, capsys):
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
 def test_ctrl_c_keeps_samples_and_exits_130(tmp_path):
     out = tmp_path / "s.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "pbitlang.cli.pbit", "run", ISING, "-D", "L=64",
-                             "--chains", "8", "--sweeps", "1000000", "--burn-in", "0", "--thin", "100",
-                             "--progress", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = proc.stderr.readline()                 # sampling has started once the first progress line comes
-    assert first.startswith("sampling:"), first
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    # sampling has started once the first progress line comes
+    code, stderr = interrupt_pbit(["run", ISING, "-D", "L=64", "--chains", "8", "--sweeps", "1000000",
+                                   "--burn-in", "0", "--thin", "100", "--progress", "-o", out],
+                                  lambda proc: proc.stderr.readline().startswith("sampling:"))
+    assert code == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     res = SampleResult.load(out)
     assert res.num_chains == 8 and len(res.samples) > 0 and len(res.samples) % 8 == 0

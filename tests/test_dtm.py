@@ -266,26 +266,17 @@ def test_stacked_steps_are_the_step_models_side_by_side(path):
 
 
 def test_ctrl_c_during_training_keeps_the_last_weights(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
+    from tests.cli_interrupt import interrupt_pbit
     prog = tmp_path / "rbm.pb"
     prog.write_text(RBM.replace("NOISE", "flip(schedule = cosine)"))
     np.save(tmp_path / "d.npy", two_patterns(512))
     out = tmp_path / "t.pbir"
-    proc = subprocess.Popen([sys.executable, "-m", "pbitlang.cli.pbit", "train", str(prog), "--data",
-                             str(tmp_path / "d.npy"), "--epochs", "100000", "-o", str(out), "--checkpoint",
-                             str(tmp_path / "ck")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "ck" / "metrics.jsonl"
-    deadline = time.monotonic() + 120
-    while not (metrics.exists() and metrics.stat().st_size > 0) and time.monotonic() < deadline:
-        time.sleep(0.2)                          # interrupt only once training is under way
-    assert metrics.exists(), "training never started"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    # interrupt only once training is under way
+    code, stderr = interrupt_pbit(["train", prog, "--data", tmp_path / "d.npy", "--epochs", "100000", "-o", out,
+                                   "--checkpoint", tmp_path / "ck"],
+                                  lambda proc: metrics.exists() and metrics.stat().st_size > 0)
+    assert code == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     model = pb.load(out)
     assert isinstance(model, TrainedModel) and np.all(np.isfinite(model.thetas))
