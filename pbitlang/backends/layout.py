@@ -63,15 +63,28 @@ def entries_in(rows: np.ndarray, part: sp.csr_array) -> sp.csr_array:
     return sp.csr_array((part.data[rows], part.indices[rows], row_ptr(row_of[rows], part.shape[0])), shape=part.shape)
 
 
-def tile_cells(row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, rect: tuple, nnz: int) -> tuple:
-    """(mask of the entries inside rect = (r0, r1, c0, c1), and for each cell of the rect, row-major,
-    the entry of J.data it holds — labels are entry + 1 — or nnz where it is empty): a tile's
-    weights are then one gather from J.data with a zero appended."""
-    r0, r1, c0, c1 = rect
-    inside = (row_of >= r0) & (row_of < r1) & (cols >= c0) & (cols < c1)
-    cells = np.full((r1 - r0) * (c1 - c0), nnz, dtype=np.int64)
-    cells[(row_of[inside] - r0) * (c1 - c0) + cols[inside] - c0] = labels[inside].astype(np.int64) - 1
-    return inside, cells
+def entry_labels(nnz: int) -> np.ndarray:
+    """J.data numbered 1..nnz as float64: carried through a restructuring (a permutation, a slice) as a
+    matrix's data, the numbers say where each entry went (explicit zeros of the pattern are kept)."""
+    return np.arange(1, nnz + 1, dtype=np.float64)
+
+
+def split_tiles(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int,
+                density: float, area: int) -> tuple:
+    """The dense tiles among one colour block's entries (row, column, label — see entry_labels) of a
+    part R rows by `width` columns, of a J with nnz entries: ([(rect (r0, r1, c0, c1), cells)], mask of
+    the entries left out of every tile).  cells: for each cell of the rect, row-major, the entry of
+    J.data it holds, or nnz where it is empty, so a tile's weights are one gather from J.data with
+    a zero appended."""
+    part = sp.csr_array((labels, cols, row_ptr(row_of, R)), shape=(R, width))
+    found, in_tile = [], np.zeros(len(cols), dtype=bool)
+    for r0, r1, c0, c1 in dense_tiles(part, density, area):
+        inside = (row_of >= r0) & (row_of < r1) & (cols >= c0) & (cols < c1)
+        cells = np.full((r1 - r0) * (c1 - c0), nnz, dtype=np.int64)
+        cells[(row_of[inside] - r0) * (c1 - c0) + cols[inside] - c0] = labels[inside].astype(np.int64) - 1
+        found.append(((r0, r1, c0, c1), cells))
+        in_tile |= inside
+    return found, ~in_tile
 
 
 class StructureCache:

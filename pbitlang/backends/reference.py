@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
-from .layout import StructureCache, dense_tiles, record_rows, row_ptr, set_rows, tile_cells
+from .layout import StructureCache, entry_labels, record_rows, row_ptr, set_rows, split_tiles
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
@@ -76,15 +76,10 @@ class Block:
 
 
 def _split_tiles(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int) -> tuple:
-    """(dense tiles, mask of the entries left out of them) among one block's entries (row, column,
-    label) of a part `width` columns wide, of a J with nnz entries."""
-    part = sp.csr_array((labels, cols, row_ptr(row_of, R)), shape=(R, width))
-    tiles, in_tile = [], np.zeros(len(cols), dtype=bool)
-    for rect in dense_tiles(part, TILE_DENSITY, TILE_AREA):
-        inside, gather = tile_cells(row_of, cols, labels, rect, nnz)
-        tiles.append(Tile(*rect, gather))
-        in_tile |= inside
-    return _stacked(tiles), ~in_tile
+    """(dense tiles, stacked where they follow one another; mask of the entries left out of them)
+    among one block's entries (see layout.split_tiles)."""
+    found, rest = split_tiles(R, row_of, cols, labels, width, nnz, TILE_DENSITY, TILE_AREA)
+    return _stacked([Tile(*rect, cells) for rect, cells in found]), rest
 
 
 class PlanLayout:
@@ -101,7 +96,7 @@ class PlanLayout:
         self.perm = order                                         # new position k holds spin perm[k]
         self.inv = np.empty(n, dtype=np.int64)
         self.inv[order] = np.arange(n)
-        labelled = sp.csr_array((data_positions(ir), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
+        labelled = sp.csr_array((entry_labels(ir.J.nnz), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
         Lp = sp.csr_array(labelled[order][:, order]) if n else sp.csr_array((0, 0))
         self.blocks = []
         c_sorted = colors[order]
@@ -233,12 +228,6 @@ class ColourPlan:
                     blk.H = np.repeat(h.astype(np.float32), X.shape[1], axis=1)
             self.beta, self.state = scale, X
         return rest
-
-
-def data_positions(ir) -> np.ndarray:
-    """J.data numbered 1..nnz as float64: carried through a restructuring, the numbers say where each
-    entry went (explicit zeros of the pattern are kept)."""
-    return np.arange(1, ir.J.nnz + 1, dtype=np.float64)
 
 
 def _compiled_sparse_product():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..layout import StructureCache, dense_tiles, entries_in, tile_cells
+from ..layout import StructureCache, entries_in, entry_labels, split_tiles
 from .kernels import padded_rows
 
 TILE_DENSITY = 0.6        # BLAS is ≈2× the padded rows per coupling: a tile pays from half filled
@@ -35,14 +35,14 @@ class BlockTiles:
 
     def __init__(self, J: sp.csr_array, order: np.ndarray, block_ptr: np.ndarray, synchronous: bool):
         n = J.shape[0]
-        labels = np.arange(1, J.nnz + 1, dtype=np.float64)         # entry k of J.data carries k + 1
+        labelled = sp.csr_array((entry_labels(J.nnz), J.indices, J.indptr), shape=J.shape)
         in_tile = np.zeros(J.nnz, dtype=bool)
         segments, tile_cols, cell_lists, shapes = [], [], [], []
         if synchronous and J.nnz:
             free = np.zeros(n, dtype=bool)
             free[order] = True
             perm = np.r_[order, np.flatnonzero(~free)]              # free spins in update order, then the clamped
-            P = sp.csr_array(sp.csr_array((labels, J.indices, J.indptr), shape=J.shape)[order][:, perm])
+            P = sp.csr_array(labelled[order][:, perm])
         for b in range(len(block_ptr) - 1):
             a, z = int(block_ptr[b]), int(block_ptr[b + 1])
             found = []
@@ -50,14 +50,14 @@ class BlockTiles:
                 part = sp.csr_array(P[a:z])
                 row_of = np.repeat(np.arange(z - a), np.diff(part.indptr))
                 other = (part.indices < a) | (part.indices >= z)    # all of them, in a proper colouring
-                found = dense_tiles(entries_in(other, part), TILE_DENSITY, TILE_AREA)
+                labels_o = part.data[other]
+                found, left = split_tiles(z - a, row_of[other], part.indices[other], labels_o, part.shape[1],
+                                          J.nnz, TILE_DENSITY, TILE_AREA)
+                in_tile[labels_o[~left].astype(np.int64) - 1] = True
             p = a
-            for r0, r1, c0, c1 in sorted(found):
+            for (r0, r1, c0, c1), cells in sorted(found, key=lambda f: f[0]):
                 if a + r0 > p:
                     segments.append((p, a + r0, -1))
-                inside, cells = tile_cells(row_of[other], part.indices[other], part.data[other], (r0, r1, c0, c1),
-                                           J.nnz)
-                in_tile[part.data[other][inside].astype(np.int64) - 1] = True
                 segments.append((a + r0, a + r1, len(shapes)))
                 tile_cols.append(perm[c0:c1])
                 cell_lists.append(cells)
@@ -71,7 +71,7 @@ class BlockTiles:
         self.weight_ptr = np.r_[0, np.cumsum([m * k for m, k in shapes])].astype(np.int64)
         self.num_tiles = len(shapes)
         # the rest, in the original numbering, through the padded rows
-        rest = entries_in(~in_tile, sp.csr_array((labels, J.indices, J.indptr), shape=J.shape))
+        rest = entries_in(~in_tile, labelled)
         self.ptr4, self.nb4, lab4 = padded_rows(rest, rest.data)
         # each weight slot's entry of J.data, or nnz (a zero appended) for pads and empty tile cells:
         # filling the weights is then two gathers
