@@ -148,13 +148,14 @@ class DenoisingChain:
     def step(self, t: int):
         return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None, self.pattern)
 
-    def _runner(self, be, num: int, copies: np.ndarray, beta, options: dict):
-        """The backend's own runner for the step models (they share one structure), or None where
+    @staticmethod
+    def _runner(be, model, num: int, copies: np.ndarray, beta, options: dict):
+        """The backend's own runner for the step models (they share model's structure), or None where
         sample() is the way: a β schedule within a step (runners take one β), or a backend or option
         set with only the generic runner, which calls sample() itself."""
         if beta is not None and np.ndim(beta) != 0:
             return None
-        runner = be.runner(self.step(self.spec.steps), num, copies, **options)
+        runner = be.runner(model, num, copies, **options)
         return None if type(runner) is Runner else runner
 
     def generate(self, num: int = 64, backend="reference", seed: int = 0, sweeps: int | None = None,
@@ -172,9 +173,10 @@ class DenoisingChain:
         ledger: dict = {}
         t0 = time.perf_counter()
         copies = np.arange(n, n + d)
-        runner = self._runner(be, num, copies, beta, options)
         for t in range(self.spec.steps, 0, -1):
             model = self.step(t)
+            if t == self.spec.steps:                           # built once, on the first step's model
+                runner = self._runner(be, model, num, copies, beta, options)
             init = np.concatenate([state, x], axis=1)
             init[:, self.spec.data_index] = x                  # start the data spins at x_t
             seed_t = int(rng.integers(2**31))
