@@ -40,3 +40,22 @@ def test_runner_matches_sample(backend, options, kbody):
         np.testing.assert_array_equal(got.transpose(2, 0, 1).reshape(-1, ir.num_spins), ref.samples)
         assert updates == ref.info["spin_updates"]
         assert np.all(got[:, clamp_index, :] == clamp_value.T[None])
+
+
+def test_compiled_copies_refuse_shapes_that_would_write_past_their_arrays():
+    """The layout copies are compiled without bounds checks: a wrong shape is an error, not memory
+    overwritten (a (rows, chains) array passed where (chains, rows) is meant, say)."""
+    from pbitlang.backends.layout import gather_rows, record_rows, set_rows
+    X = np.zeros((10, 4), dtype=np.float32)
+    rows = np.arange(8)
+    with pytest.raises(ValueError, match="chains, rows"):
+        set_rows(X, rows, np.ones((8, 4), dtype=np.int8))
+    set_rows(X, rows, np.ones((4, 8), dtype=np.int8))
+    assert X[:8].sum() == 32 and not X[8:].any()
+    with pytest.raises(ValueError, match="rows, chains"):
+        gather_rows(X, rows, np.empty((4, 8), dtype=np.int8))
+    out = np.empty((8, 4), dtype=np.int8)
+    gather_rows(X, rows[::-1].copy(), out)
+    assert (out == 1).all()
+    with pytest.raises(ValueError, match="chains, kept, n"):
+        record_rows(X, rows, np.empty((4, 2, 8), dtype=np.int8), 2)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..results import SampleResult
 from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
-from .layout import StructureCache, entry_labels, record_rows, row_ptr, set_rows, split_tiles
+from .layout import StructureCache, entry_labels, gather_rows, record_rows, row_ptr, set_rows, split_tiles
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
 TILE_AREA = 256           # smaller tiles cost more in call overhead than they save
@@ -218,12 +218,12 @@ class ColourPlan:
                 blk.H = None
                 if blk.fixed.nnz or blk.fixed_tiles:
                     np.take(weights, blk.fixed_src, out=blk.fixed.data)
-                    blk.H = (blk.fixed @ clamped if blk.fixed.nnz
-                             else np.zeros((blk.b - blk.a, X.shape[1]), dtype=np.float32))
+                    blk.H = np.zeros((blk.b - blk.a, X.shape[1]), dtype=np.float32)
+                    add_product(blk.fixed, clamped, blk.H)
                     for t in blk.fixed_tiles:
                         np.take(weights, t.gather, out=t.D.reshape(-1))
                         blk.H[t.r0:t.r1] += t.product(clamped)
-                    blk.H += h.astype(np.float32)
+                    blk.H += h.astype(np.float32)             # last: the sums keep the order they had
                 elif h.any():
                     blk.H = np.repeat(h.astype(np.float32), X.shape[1], axis=1)
             self.beta, self.state = scale, X
@@ -254,15 +254,20 @@ _CSR_MATVECS = _compiled_sparse_product()
 
 def _sparse_fields(blk: Block, X: np.ndarray) -> np.ndarray:
     """H + (sparse part)·X for one block, H the constant field (or zero)."""
-    A, Xf = blk.sparse, X[:blk.sparse.shape[1]]
-    if _CSR_MATVECS is None or not A.nnz:
-        F = A @ Xf
-        if blk.H is not None:
-            F += blk.H
-        return F
-    F = blk.H.copy() if blk.H is not None else np.zeros((A.shape[0], X.shape[1]), dtype=np.float32)
-    _CSR_MATVECS(A.shape[0], A.shape[1], X.shape[1], A.indptr, A.indices, A.data, Xf.ravel(), F.ravel())
+    F = blk.H.copy() if blk.H is not None else np.zeros((blk.b - blk.a, X.shape[1]), dtype=np.float32)
+    add_product(blk.sparse, X[:blk.sparse.shape[1]], F)
     return F
+
+
+def add_product(A: sp.csr_array, X: np.ndarray, out: np.ndarray) -> None:
+    """out += A·X (X, out C-contiguous float32): scipy's compiled kernel straight into out where it
+    passed its check, else the public product and an add; nothing at all for an empty A."""
+    if not A.nnz:
+        return
+    if _CSR_MATVECS is None:
+        out += A @ X
+    else:
+        _CSR_MATVECS(A.shape[0], A.shape[1], X.shape[1], A.indptr, A.indices, A.data, X.ravel(), out.ravel())
 
 
 def local_fields(blk: Block, X: np.ndarray) -> np.ndarray:
@@ -347,7 +352,7 @@ def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thi
                 after = done - burn_in
                 if after > 0 and after % thin == 0 and kept < limit:
                     if native:
-                        record[kept] = X.astype(np.int8)[plan.inv]
+                        gather_rows(X, plan.inv, record[kept])
                     else:
                         record_rows(X, plan.inv, record, kept)
                     kept += 1
