@@ -62,9 +62,20 @@ def chain_spec(ir, name: str | None = None) -> ChainSpec:
         index.append(np.arange(start, start + size))
         kinds.append((var, size, kind, tuple(shape)))
     data_index = np.concatenate(index).astype(np.int64)
-    graphs = {"lattice": _lattice_of(kinds), "program": sp.csr_array(ir.J)[data_index][:, data_index]}
+    graphs = _Graphs(lambda: _lattice_of(kinds), lambda: sp.csr_array(ir.J)[data_index][:, data_index])
     noise = make_noise(items.get("noise"), steps, graphs)
     return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds, c.get("source", "<chain>"))
+
+
+class _Graphs:
+    """The coupling graphs correlated noise may run on ('lattice', 'program'), built only when asked
+    for: flip noise needs neither, and chain_spec runs at every train() and generate()."""
+
+    def __init__(self, lattice, program):
+        self.build = {"lattice": lattice, "program": program}
+
+    def __getitem__(self, name: str) -> sp.csr_array:
+        return self.build[name]()
 
 
 def _lattice_of(kinds) -> sp.csr_array:

@@ -109,8 +109,10 @@ def lattice_graph(shape: tuple) -> sp.csr_array:
     return sp.csr_array((np.ones(len(r)), (r, c)), shape=(n, n))
 
 
-def make_noise(spec: dict, steps: int, data_graph: sp.csr_array):
-    """The noise of a chain from its `noise` item: flip(schedule = …) or correlated(J = …, sweeps = …, schedule = …)."""
+def make_noise(spec: dict, steps: int, data_graph):
+    """The noise of a chain from its `noise` item: flip(schedule = …) or correlated(J = …, sweeps = …, schedule = …).
+    data_graph: the data spins' coupling graphs by name ('lattice', 'program'), looked up only by
+    correlated noise."""
     if spec is None or spec is True:
         spec = {"call": "flip", "args": [], "kwargs": {}}
     if isinstance(spec, str):

@@ -458,17 +458,15 @@ class StackedSteps:
         models = [step_ir(ir, spec, t, zero[t - 1], pattern) for t in range(1, T + 1)]
         self.size = models[0].num_spins
         offsets = np.arange(T) * self.size
-        J = sp.csr_array(sp.block_diag([m.J for m in models], format="csr"))
-        J.sort_indices()
+        # the steps share one sorted pattern (StepPattern): the block-diagonal J is that pattern T times,
+        # shifted, and its data and terms are the steps' one after another
+        first, nnz, n_tot = models[0].J, models[0].J.nnz, T * self.size
+        indptr = np.r_[0, (first.indptr[1:] + nnz * np.arange(T)[:, None]).ravel()]
+        indices = (first.indices + self.size * np.arange(T)[:, None]).ravel()
+        J = sp.csr_array((np.concatenate([m.J.data for m in models]), indices, indptr), shape=(n_tot, n_tot))
         self.J0 = J.data.copy()                         # the data at θ = 0
-        # each entry's term, carried through the same construction by numbering the entries
-        numbered = [sp.csr_array((np.arange(1, m.J.nnz + 1, dtype=np.float64) + t * m.J.nnz, m.J.indices, m.J.indptr),
-                                 shape=m.J.shape) for t, m in enumerate(models)]
-        numbered = sp.csr_array(sp.block_diag(numbered, format="csr"))
-        numbered.sort_indices()
-        J_term = np.concatenate([m.J_term for m in models])[numbered.data.astype(np.int64) - 1]
+        J_term = np.concatenate([m.J_term for m in models])
         # where each base coupling entry of step t sits in the stacked data
-        n_tot = T * self.size
         keys = np.repeat(np.arange(n_tot), np.diff(J.indptr)) * n_tot + J.indices
         base = ir.with_weights(zero[0])
         brow = np.repeat(np.arange(ir.num_spins), np.diff(base.J.indptr))
