@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import pbitlang as pb
+from pbitlang.backends import get_backend
 from pbitlang.dtm import chain_spec
 from pbitlang.dtm.noise import CorrelatedNoise, FlipNoise, lattice_graph
 from pbitlang.dtm.schedules import coupling_strength, flip_schedule
@@ -134,14 +135,19 @@ def test_generation_on_the_emulator_reports_energy_per_sample():
     assert gen.samples.shape == (16, 24)
 
 
-@pytest.mark.parametrize("backend,options", [("reference", {}), ("emulator", {}), ("emulator", {"threads": 2})])
+@pytest.mark.parametrize("backend,options", [("reference", {}), ("emulator", {}), ("emulator", {"threads": 2}),
+                                             ("emulator", {"fabric": "fpga"}),
+                                             ("emulator", {"fabric": "fpga", "fabric_overrides": {
+                                                 "rng": {"kind": "analog", "decorrelation_time_s": 5e-8}}})])
 def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, backend, options):
     """Generation runs the step models on the backend's runner (built once: the steps share their
     structure); the samples, updates and ledger are those of one sample() call per step."""
     from pbitlang.dtm.chain import DenoisingChain
     prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
     model = pb.train(prog, two_patterns(256), epochs=1, seed=0, lr=0.05)
-    fast = model.generate(num=12, backend=backend, seed=4, **options)
+    with monkeypatch.context() as m:                  # the runner path must not fall back on sample()
+        m.setattr(type(get_backend(backend)), "sample", lambda *a, **k: pytest.fail("sample() called"))
+        fast = model.generate(num=12, backend=backend, seed=4, **options)
     monkeypatch.setattr(DenoisingChain, "_runner", lambda *args: None)
     slow = model.generate(num=12, backend=backend, seed=4, **options)
     assert np.array_equal(fast.samples, slow.samples)

@@ -4,6 +4,7 @@ import pytest
 
 import pbitlang as pb
 from pbitlang.backends import get_backend
+from pbitlang.backends.base import Runner
 from pbitlang.testing import random_model_source
 
 
@@ -22,14 +23,24 @@ def _case(seed=2, chains=6, kbody=False):
     return ir, clamp_index, clamp_value, initial, h, J.tocsr()
 
 
+ANALOG = {"rng": {"kind": "analog", "bias_sigma": 0.01, "decorrelation_time_s": 5e-8},
+          "variability": {"gain_sigma": 0.05, "offset_sigma": 0.02}}     # correlated, biased RNGs; mismatch
+
+
 @pytest.mark.parametrize("backend,options,kbody", [("reference", {}, False), ("emulator", {}, False),
                                                    ("emulator", {"fabric": "fpga"}, False),
+                                                   ("emulator", {"fabric": "fpga", "threads": 2}, False),
+                                                   ("emulator", {"fabric": "fpga", "fabric_overrides": ANALOG}, False),
+                                                   ("emulator", {"fabric": "fpga", "fabric_overrides": {
+                                                       "rng": {"kind": "galois", "width": 16},
+                                                       "clock": {"mode": "async", "update_probability": 0.3}}}, False),
                                                    ("emulator", {"threads": 2}, False),
                                                    ("reference", {}, True), ("emulator", {}, True)])
 def test_runner_matches_sample(backend, options, kbody):
     ir, clamp_index, clamp_value, initial, h, J = _case(kbody=kbody)
     be = get_backend(backend)
     runner = be.runner(ir, 6, clamp_index, **options)
+    assert type(runner) is not Runner                  # each of these has a runner of its own
     model = ir.with_arrays(h, J.data)
     for seed in (1, 2):                               # the runner's buffers are reused between runs
         clamp_value = clamp_value if seed == 1 else -clamp_value       # new clamps: new constant fields
@@ -39,6 +50,8 @@ def test_runner_matches_sample(backend, options, kbody):
         assert got.shape == (3, ir.num_spins, 6)                     # (kept, n, chains): the samplers' layout
         np.testing.assert_array_equal(got.transpose(2, 0, 1).reshape(-1, ir.num_spins), ref.samples)
         assert updates == ref.info["spin_updates"]
+        for key in ("ledger", "energy_per_sample_J", "latency_per_sample_s", "quantization", "rng_correlation"):
+            assert runner.last_info.get(key) == ref.info.get(key)          # the emulator's cost model too
         assert np.all(got[:, clamp_index, :] == clamp_value.T[None])
 
 

@@ -96,8 +96,10 @@ class EmulatorBackend(Backend):
                 order, tiling, ticks, q, *rows, hf, spec.betas.astype(np.float32), s0, s1, S, snapshot, a, b,
                 spec.burn_in, spec.thin, record, kept, *kb, groups)
         else:
-            run, extra = self._fixed_runner(ir, fabric, spec, order, tiles, ticks, q, s0, s1, S, snapshot,
-                                            record, seeds, cycles, groups)
+            fixed = FixedPoint(fabric, n, cycles)
+            k, extra = fixed.kernel(ir, tiles, spec.betas, seeds, C)
+            run = lambda a, b, kept: fixed.drive(order, ticks, q, k, s0, s1, S, snapshot, a, b,  # noqa: E731
+                                                 spec.burn_in, spec.thin, record, kept, groups)
             info.update(extra)
         t1 = time.perf_counter()
         kept, done, interrupted = 0, 0, False
@@ -124,69 +126,87 @@ class EmulatorBackend(Backend):
         return SampleResult(ir, samples, C, info)
 
     def runner(self, ir, chains, clamp_index, **options):
-        fabric = load_fabric(options.get("fabric", "ideal") or "ideal")
-        if not fabric.exact or set(options) - {"fabric", "threads"}:
+        if set(options) - {"fabric", "fabric_overrides", "threads"}:
             return super().runner(ir, chains, clamp_index, **options)
-        return ExactFabricRunner(self, ir, chains, clamp_index, fabric, options.get("threads", 1))
+        fabric = load_fabric(options.get("fabric", "ideal") or "ideal")
+        if options.get("fabric_overrides"):
+            fabric = fabric.with_overrides(options["fabric_overrides"])
+        return FabricRunner(self, ir, chains, clamp_index, fabric, options.get("threads", 1))
 
-    def _fixed_runner(self, ir, fabric, spec, order, tiles, ticks, q, s0, s1, S, snapshot, record, seeds, cycles,
-                      groups):
+
+class FixedPoint:
+    """What a fixed-point fabric adds to the kernel beyond the update order and tiles.  The devices
+    (gain and offset mismatch, the RNGs' kind and bias, the analog source's correlation) depend only on
+    the fabric and the p-bit count and are made once; kernel() makes a run's part: the weights
+    quantised, the activation tables for its βs and the per-p-bit RNG states from its seeds.
+    sample() makes one per call; FixedFabricRunner keeps one for all its runs."""
+
+    def __init__(self, fabric, n: int, cycles: int):
         ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
+        self.ar, self.n = ar, n
+        vrng = np.random.default_rng(int(var.get("seed", 0)))
+        gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
+        self.use_var = gsig > 0 or osig > 0
+        self.gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32) if self.use_var else np.ones(n, np.float32)
+        self.offset = (osig * vrng.standard_normal(n)).astype(np.float32) if self.use_var else np.zeros(n, np.float32)
+        self.kind = {"perfect": kernels.RNG_PERFECT, "xorshift32": kernels.RNG_XORSHIFT,
+                     "galois": kernels.RNG_GALOIS, "analog": kernels.RNG_ANALOG}[rng["kind"]]
+        self.width = int(rng.get("width", 32))
+        self.taps = np.uint64(GALOIS_TAPS.get(self.width, 0))
+        brng = np.random.default_rng(int(rng.get("seed", 0)) + 7919)
+        bias = float(rng.get("bias", 0.0)) + float(rng.get("bias_sigma", 0.0)) * brng.standard_normal(n)
+        self.analog = self.kind == kernels.RNG_ANALOG
+        self.bias_q = (np.rint(bias * (1 << ar["lut_bits"])).astype(np.int64) if self.analog
+                       else np.zeros(n, np.int64))
+        self.rho, self.hold_threshold = 0.0, np.uint64(0)
+        if self.analog:
+            dt = cycles / fabric.clock["frequency_hz"]       # time between two updates of one p-bit
+            tau = float(rng.get("decorrelation_time_s", 0.0))
+            self.rho = math.exp(-dt / tau) if tau > 0 else 0.0
+            self.hold_threshold = np.uint64(min(int(self.rho * 2**32), 2**32 - 1))
+
+    def kernel(self, ir, tiles, betas, seeds, chains: int):
+        """(the kernel's arguments from the weights to the RNG states, as a dict; what sample() reports
+        of the quantisation) for a run of ir's weights at betas (one per sweep), seeded by seeds."""
+        ar, n, C = self.ar, self.n, chains
         J = ir.J
         qz = quantize(ir, ar)
         window = input_window(qz, J)
         shift = lut_shift(window, ar["lut_size"])
-        lut_bits = ar["lut_bits"]
-        uniq, table_of_sweep = np.unique(spec.betas, return_inverse=True)
-        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], lut_bits, shift, window)
+        uniq, table_of_sweep = np.unique(betas, return_inverse=True)
+        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], ar["lut_bits"], shift, window)
                            for b in uniq]).astype(np.uint32)
-        n, C = ir.num_spins, spec.chains
-        vrng = np.random.default_rng(int(var.get("seed", 0)))
-        gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
-        use_var = gsig > 0 or osig > 0
-        gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.ones(n, np.float32)
-        offset = (osig * vrng.standard_normal(n)).astype(np.float32) if use_var else np.zeros(n, np.float32)
-        kind = {"perfect": kernels.RNG_PERFECT, "xorshift32": kernels.RNG_XORSHIFT, "galois": kernels.RNG_GALOIS,
-                "analog": kernels.RNG_ANALOG}[rng["kind"]]
-        width = int(rng.get("width", 32))
-        taps = np.uint64(GALOIS_TAPS.get(width, 0))
-        brng = np.random.default_rng(int(rng.get("seed", 0)) + 7919)
-        bias = float(rng.get("bias", 0.0)) + float(rng.get("bias_sigma", 0.0)) * brng.standard_normal(n)
-        analog = kind == kernels.RNG_ANALOG
-        bias_q = np.rint(bias * (1 << lut_bits)).astype(np.int64) if analog else np.zeros(n, np.int64)
         pstate = np.zeros((1, 1), np.uint32)
-        if kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):
+        if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):
             words = seed_words(seeds[2], n * C)           # numpy's SeedSequence words, compiled: 20× faster
-            mask = np.uint64((1 << min(width, 32)) - 1) if kind == kernels.RNG_GALOIS else np.uint64(0xFFFFFFFF)
+            mask = np.uint64((1 << min(self.width, 32)) - 1) if self.kind == kernels.RNG_GALOIS else np.uint64(0xFFFFFFFF)
             pstate = (words & mask).reshape(n, C).astype(np.uint32)     # 32-bit words: half the memory traffic
             pstate[pstate == 0] = 1                       # an LFSR must not start at zero
         hold = np.zeros((1, 1), np.uint64)
-        hold_threshold = np.uint64(0)
-        extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
-                                  "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
-                                  "input_window": window, "lut_shift": shift}}
-        if analog:
-            dt = cycles / fabric.clock["frequency_hz"]       # time between two updates of one p-bit
-            tau = float(rng.get("decorrelation_time_s", 0.0))
-            rho = math.exp(-dt / tau) if tau > 0 else 0.0
-            hold = np.zeros((n, C), np.uint64)
-            init = np.random.default_rng(int(seeds[3])).integers(0, 1 << lut_bits, size=(n, C), dtype=np.uint64)
-            hold[:] = init
-            hold_threshold = np.uint64(min(int(rho * 2**32), 2**32 - 1))
-            extra["rng_correlation"] = rho
+        if self.analog:
+            hold = np.random.default_rng(int(seeds[3])).integers(0, 1 << ar["lut_bits"], size=(n, C), dtype=np.uint64)
         # the integer arithmetic runs in float32 when it is exact there: every partial sum, and the table
         # offset v + window (up to twice the largest input), an integer below 2^24; else in float64
         ftype = np.float32 if input_bounds(qz, J).max(initial=0) < 2**23 else np.float64
         rows, tiling = tiles.weights(qz.Jq.astype(ftype), ftype)
-        hq = qz.hq.astype(ftype)
+        args = dict(tiling=tiling, rows=rows, hq=qz.hq.astype(ftype), tables=tables,
+                    table_of_sweep=table_of_sweep.astype(np.int64), window=np.int32(window), shift=np.int32(shift),
+                    acc_max=np.int32(qz.acc_max), pstate=pstate, hold=hold)
+        extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
+                                  "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
+                                  "input_window": window, "lut_shift": shift}}
+        if self.analog:
+            extra["rng_correlation"] = self.rho
+        return args, extra
 
-        def run(a, b, kept):
-            return kernels.drive_fixed(order, tiling, ticks, q, *rows, hq, tables,
-                                       table_of_sweep.astype(np.int64), np.int32(window), np.int32(shift),
-                                       np.int32(qz.acc_max), lut_bits, use_var, gain, offset, bias_q, kind, s0, s1,
-                                       pstate, taps, width, hold, hold_threshold, S, snapshot, a, b, spec.burn_in,
-                                       spec.thin, record, kept, groups)
-        return run, extra
+    def drive(self, order, ticks, q, k: dict, s0, s1, S, snapshot, a: int, b: int, burn_in: int, thin: int, record,
+              kept: int, groups, native: bool = False) -> int:
+        """Sweeps a..b-1 through the kernel with a run's arguments k (from kernel()); the kept count."""
+        return kernels.drive_fixed(order, k["tiling"], ticks, q, *k["rows"], k["hq"], k["tables"], k["table_of_sweep"],
+                                   k["window"], k["shift"], k["acc_max"], self.ar["lut_bits"], self.use_var, self.gain,
+                                   self.offset, self.bias_q, self.kind, s0, s1, k["pstate"], self.taps, self.width,
+                                   k["hold"], self.hold_threshold, S, snapshot, a, b, burn_in, thin, record, kept,
+                                   groups, native)
 
 
 def update_order(ir, clamp_index) -> tuple:
@@ -210,9 +230,10 @@ def clocking(fabric, ir) -> tuple:
     return 1.0, 0, max(ir.num_colors, 1)
 
 
-class ExactFabricRunner(Runner):
-    """Runs on an exact-arithmetic fabric with the update order, neighbour rows and buffers built
-    once; each run writes the weights into the padded rows and calls the kernel."""
+class FabricRunner(Runner):
+    """Runs on one fabric with the update order, neighbour rows, tiles, buffers and (fixed point) the
+    devices built once; each run writes the weights (quantised, on a fixed-point fabric), loads the
+    start state and clamps, seeds the RNGs as sample() does — the same samples — and calls the kernel."""
 
     def __init__(self, backend, ir, chains, clamp_index, fabric, threads):
         super().__init__(backend, ir, chains, clamp_index, {})
@@ -222,24 +243,35 @@ class ExactFabricRunner(Runner):
         self.q, self.ticks, self.cycles = clocking(fabric, ir)
         self.fabric, self.edges = fabric, int(np.diff(ir.J.indptr)[self.order].sum())
         self.tiles = block_tiles(ir.J, self.order, block_ptr, synchronous=self.ticks == 0)
-        self.weight_buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
-        self.kb = kbody_table(ir)
+        self.fixed = None if fabric.exact else FixedPoint(fabric, ir.num_spins, self.cycles)
+        if self.fixed is None:
+            self.weight_buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
+            self.kb = kbody_table(ir)
         self.groups = chain_groups(self.chains, threads)
         self.S = np.empty((ir.num_spins, self.chains), np.int8)
         self.snapshot = np.empty_like(self.S)
 
     def run(self, h, J_data, clamp_value, initial, sweeps, burn_in, thin, beta, seed):
         S, C, n = self.S, self.chains, self.ir.num_spins
-        rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
         kernels.load_state(S, np.asarray(initial, dtype=np.int8), self.ir.clamp_index, self.ir.clamp_value,
                            self.clamp_index, np.asarray(clamp_value, dtype=np.int8))
-        s0, s1 = chain_streams(seed_words(seed, 4)[1], C)      # as sample() seeds them: the same samples
+        seeds = seed_words(seed, 4)
+        s0, s1 = chain_streams(seeds[1], C)
         total = burn_in + sweeps
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
-        kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
-                            np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
-                            self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
-        self.last_info = ledger(self.fabric, len(self.order), self.edges, self.cycles, total, sweeps // thin, C)
+        extra = {}
+        if self.fixed is None:
+            rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
+            kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
+                                np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
+                                self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
+        else:
+            k, extra = self.fixed.kernel(self.ir.with_arrays(h, J_data), self.tiles, np.full(total, float(beta)),
+                                         seeds, C)
+            self.fixed.drive(self.order, self.ticks, self.q, k, s0, s1, S, self.snapshot, 0, total, burn_in, thin,
+                             record, 0, self.groups, True)
+        self.last_info = {**ledger(self.fabric, len(self.order), self.edges, self.cycles, total, sweeps // thin, C),
+                          **extra}
         return record, len(self.order) * C * total
 
 

@@ -41,7 +41,10 @@ def quantize(ir, arithmetic: dict) -> Quantized:
     scale = arithmetic.get("scale", "auto")
     if scale == "auto":
         q = float(arithmetic.get("clip_quantile", 1.0))
-        ref = float(np.quantile(np.abs(J), q)) if len(J) else 0.0
+        if not len(J):
+            ref = 0.0
+        else:                                       # the 1.0 quantile is the largest: no partial sort
+            ref = float(np.abs(J).max()) if q == 1.0 else float(np.quantile(np.abs(J), q))
         if ref == 0.0:
             ref = float(np.abs(ir.h).max()) * wmax / bmax if len(ir.h) and np.abs(ir.h).max() > 0 else 1.0
         lsb = ref / wmax
