@@ -138,7 +138,10 @@ def test_generation_on_the_emulator_reports_energy_per_sample():
 @pytest.mark.parametrize("backend,options", [("reference", {}), ("emulator", {}), ("emulator", {"threads": 2}),
                                              ("emulator", {"fabric": "fpga"}),
                                              ("emulator", {"fabric": "fpga", "fabric_overrides": {
-                                                 "rng": {"kind": "analog", "decorrelation_time_s": 5e-8}}})])
+                                                 "rng": {"kind": "analog", "decorrelation_time_s": 5e-8}}}),
+                                             ("reference", {"beta": np.linspace(0.3, 1.2, 20)}),
+                                             ("emulator", {"beta": np.linspace(0.3, 1.2, 20)}),
+                                             ("emulator", {"fabric": "fpga", "beta": np.linspace(0.3, 1.2, 20)})])
 def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, backend, options):
     """Generation runs the step models on the backend's runner (built once: the steps share their
     structure); the samples, updates and ledger are those of one sample() call per step."""
@@ -153,6 +156,20 @@ def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, b
     assert np.array_equal(fast.samples, slow.samples)
     for key in ("spin_updates", "energy_per_sample_J", "latency_per_sample_s", "ledger"):
         assert fast.info.get(key) == slow.info.get(key)
+
+
+def test_generation_checks_its_beta_before_sampling():
+    """A β schedule is one value per sweep of a step; a bad one is a clear error whichever path runs."""
+    from pbitlang.errors import OptionError
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    model = pb.train(prog, two_patterns(64), epochs=1, seed=0, lr=0.05)
+    for backend in ("reference", "emulator"):
+        with pytest.raises(OptionError, match="one value per sweep: burn_in \\+ sweeps = 20, got 3"):
+            model.generate(num=4, backend=backend, beta=[0.5, 1.0, 1.5])
+        with pytest.raises(OptionError, match="a number or a sequence of numbers"):
+            model.generate(num=4, backend=backend, beta=["hot"])
+        with pytest.raises(OptionError, match="finite and ≥ 0"):
+            model.generate(num=4, backend=backend, beta=-1.0)
 
 
 def test_save_load_checkpoint_and_resume(tmp_path):

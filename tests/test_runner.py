@@ -44,8 +44,9 @@ def test_runner_matches_sample(backend, options, kbody):
     model = ir.with_arrays(h, J.data)
     for seed in (1, 2):                               # the runner's buffers are reused between runs
         clamp_value = clamp_value if seed == 1 else -clamp_value       # new clamps: new constant fields
-        got, updates = runner.run(h, J.data, clamp_value, initial.T, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed)
-        ref = be.sample(model, chains=6, sweeps=12, burn_in=3, thin=4, beta=0.8, seed=seed, initial=initial,
+        beta = 0.8 if seed == 1 else np.linspace(0.2, 1.0, 15)          # one β, then one per sweep
+        got, updates = runner.run(h, J.data, clamp_value, initial.T, sweeps=12, burn_in=3, thin=4, beta=beta, seed=seed)
+        ref = be.sample(model, chains=6, sweeps=12, burn_in=3, thin=4, beta=beta, seed=seed, initial=initial,
                         clamp_spins=(clamp_index, clamp_value), **options)
         assert got.shape == (3, ir.num_spins, 6)                     # (kept, n, chains): the samplers' layout
         np.testing.assert_array_equal(got.transpose(2, 0, 1).reshape(-1, ir.num_spins), ref.samples)

@@ -92,7 +92,7 @@ class Runner:
     """Repeated runs on models of one structure: the IR's couplings pattern, colours and clamps, plus
     the spins `clamp_index` clamped per chain.  Each run brings the weights (h, J.data aligned with
     ir.J), the per-chain clamp values (chains, k), a start state and the run's length, and returns
-    the kept states and the spin updates done.  States are in the samplers' own layout, spins ×
+    the kept states and the spin updates done (β: a number or one per sweep).  States are in the samplers' own layout, spins ×
     chains: the start is (n, chains) and the kept states (kept, n, chains) int8, so that chains
     carried from run to run and the statistics over them need no transposes.  This generic runner
     builds the model and calls sample(); it is what backends without a runner of their own get.
@@ -104,7 +104,8 @@ class Runner:
         self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
         self.clamp_index = np.asarray(clamp_index, dtype=np.int64)
 
-    def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta: float, seed: int):
+    def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta, seed: int):
+        """beta: a number, or one per sweep (burn_in + sweeps of them)."""
         res = self.backend.sample(self.ir.with_arrays(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
                                   thin=thin, beta=beta, seed=seed, initial=np.asarray(initial).T,
                                   clamp_spins=(self.clamp_index, clamp_value), **self.options)
@@ -129,6 +130,29 @@ def _int_option(options, name, default, minimum):
     return int(value)
 
 
+def beta_schedule(beta, total: int) -> np.ndarray:
+    """One β per sweep, `total` of them, from a number or a sequence with one value per sweep; checked
+    (finite, ≥ 0), as sample() and generation take it."""
+    try:
+        betas = np.asarray(beta, dtype=np.float64) if not isinstance(beta, str) else None
+    except (TypeError, ValueError):
+        betas = None
+    if betas is None or betas.ndim > 1:
+        raise OptionError(f"beta must be a number or a sequence of numbers, got {beta!r}")
+    if betas.ndim == 0:
+        betas = np.full(total, float(betas))
+    elif len(betas) != total:
+        raise OptionError(f"a beta schedule needs one value per sweep: burn_in + sweeps = {total}, got {len(betas)}")
+    if not np.all(np.isfinite(betas)) or np.any(betas < 0):
+        raise OptionError("beta must be finite and ≥ 0")
+    return betas
+
+
+def per_sweep(beta, total: int, dtype=np.float64) -> np.ndarray:
+    """A runner's β (a number or one per sweep, already checked by its caller) as one per sweep."""
+    return np.full(total, beta, dtype) if np.ndim(beta) == 0 else np.asarray(beta, dtype)
+
+
 def run_spec(ir, options: dict) -> RunSpec:
     chains = _int_option(options, "chains", 1, 1)
     sweeps = _int_option(options, "sweeps", 1000, 1)
@@ -143,16 +167,8 @@ def run_spec(ir, options: dict) -> RunSpec:
     beta = options.get("beta")
     if beta is None:
         beta = ir.beta if ir.beta is not None else 1.0
-    betas = np.asarray(beta, dtype=np.float64) if not isinstance(beta, str) else None
-    if betas is None or betas.ndim > 1:
-        raise OptionError(f"beta must be a number or a sequence of numbers, got {beta!r}")
     total = burn_in + sweeps
-    if betas.ndim == 0:
-        betas = np.full(total, float(betas))
-    elif len(betas) != total:
-        raise OptionError(f"a beta schedule needs one value per sweep: burn_in + sweeps = {total}, got {len(betas)}")
-    if not np.all(np.isfinite(betas)) or np.any(betas < 0):
-        raise OptionError("beta must be finite and ≥ 0")
+    betas = beta_schedule(beta, total)
     kept = sweeps // thin
     limit = options.get("max_sample_bytes", 4 * 2**30)
     per_sample = ir.num_spins + 8 + 8 * sum(ob.size for ob in ir.observables.values())

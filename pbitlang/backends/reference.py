@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import SampleResult
-from .base import COMMON_OPTIONS, Backend, Runner, initial_state, run_info
+from .base import COMMON_OPTIONS, Backend, Runner, initial_state, per_sweep, run_info
 from .layout import StructureCache, entry_labels, gather_rows, record_rows, row_ptr, set_rows, split_tiles
 
 TILE_DENSITY = 0.25       # a dense tile pays off from ≈1/8 filled (BLAS ≈10× scipy's per product); margin 2×
@@ -420,7 +420,7 @@ class ReferenceRunner(Runner):
         set_rows(X, self.chain_pos, np.asarray(clamp_value))
         rng = np.random.Generator(np.random.SFC64(seed))
         record = np.empty((sweeps // thin, n, C), dtype=np.int8)
-        _, _, interrupted = run_sweeps(plan, X, np.full(burn_in + sweeps, float(beta)), rng.bit_generator, burn_in, thin,
+        _, _, interrupted = run_sweeps(plan, X, per_sweep(beta, burn_in + sweeps), rng.bit_generator, burn_in, thin,
                                        record, native=True)
         if interrupted:
             raise KeyboardInterrupt

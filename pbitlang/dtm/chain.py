@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
-from ..backends.base import Runner, all_in
+from ..backends.base import Runner, all_in, beta_schedule
 from ..errors import CompileError, PbitError
 from ..ir import _freeze_csr, _frozen
 from ..results import SampleResult
@@ -160,12 +160,10 @@ class DenoisingChain:
         return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None, self.pattern)
 
     @staticmethod
-    def _runner(be, model, num: int, copies: np.ndarray, beta, options: dict):
+    def _runner(be, model, num: int, copies: np.ndarray, options: dict):
         """The backend's own runner for the step models (they share model's structure), or None where
-        sample() is the way: a β schedule within a step (runners take one β), or a backend or option
-        set with only the generic runner, which calls sample() itself."""
-        if beta is not None and np.ndim(beta) != 0:
-            return None
+        sample() is the way: a backend or option set with only the generic runner, which calls
+        sample() itself."""
         runner = be.runner(model, num, copies, **options)
         return None if type(runner) is Runner else runner
 
@@ -176,6 +174,7 @@ class DenoisingChain:
             raise PbitError(f"num must be an integer ≥ 1, got {num!r}")
         sweeps = self.spec.sweeps if sweeps is None else sweeps
         be = get_backend(backend)
+        betas = None if beta is None else beta_schedule(beta, sweeps)      # one β, or one per sweep of a step
         rng = np.random.default_rng(seed)
         d, n = len(self.spec.data_index), self.ir.num_spins
         x = self.spec.noise.stationary(num, d, rng)
@@ -187,13 +186,13 @@ class DenoisingChain:
         for t in range(self.spec.steps, 0, -1):
             model = self.step(t)
             if t == self.spec.steps:                           # built once, on the first step's model
-                runner = self._runner(be, model, num, copies, beta, options)
+                runner = self._runner(be, model, num, copies, options)
             init = np.concatenate([state, x], axis=1)
             init[:, self.spec.data_index] = x                  # start the data spins at x_t
             seed_t = int(rng.integers(2**31))
             if runner is not None:                             # the same samples as sample() (tested), less set-up
-                b = beta if beta is not None else (model.beta if model.beta is not None else 1.0)
-                record, done = runner.run(model.h, model.J.data, x, init.T, sweeps, 0, sweeps, float(b), seed_t)
+                b = betas if betas is not None else (model.beta if model.beta is not None else 1.0)
+                record, done = runner.run(model.h, model.J.data, x, init.T, sweeps, 0, sweeps, b, seed_t)
                 state, info = record[-1, :n].T.copy(), dict(runner.last_info, spin_updates=done)
             else:
                 opts = dict(options)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import BackendError
 from ...results import SampleResult
-from ..base import COMMON_OPTIONS, Backend, Runner, initial_state, one_blas_thread, run_info
+from ..base import COMMON_OPTIONS, Backend, Runner, initial_state, one_blas_thread, per_sweep, run_info
 from . import kernels
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
@@ -263,11 +263,10 @@ class FabricRunner(Runner):
         if self.fixed is None:
             rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.weight_buffers)
             kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows,
-                                np.asarray(h, dtype=np.float32), np.full(total, beta, np.float32), s0, s1, S,
+                                np.asarray(h, dtype=np.float32), per_sweep(beta, total, np.float32), s0, s1, S,
                                 self.snapshot, 0, total, burn_in, thin, record, 0, *self.kb, self.groups, True)
         else:
-            k, extra = self.fixed.kernel(self.ir.with_arrays(h, J_data), self.tiles, np.full(total, float(beta)),
-                                         seeds, C)
+            k, extra = self.fixed.kernel(self.ir.with_arrays(h, J_data), self.tiles, per_sweep(beta, total), seeds, C)
             self.fixed.drive(self.order, self.ticks, self.q, k, s0, s1, S, self.snapshot, 0, total, burn_in, thin,
                              record, 0, self.groups, True)
         self.last_info = {**ledger(self.fabric, len(self.order), self.edges, self.cycles, total, sweeps // thin, C),
