@@ -3,7 +3,8 @@
 Models: examples/ising_dtm.pb (a 16×16 lattice DTM: ≈8 couplings per spin, near the probe's 4) and
 examples/digits_dtm.pb (an RBM DTM: 64 visible bits + 32 hidden spins per step, ≈43 couplings per
 spin), T = 4, batch 64, the default training options (20 warm-up sweeps, 4 samples 2 sweeps apart),
-on random data (the speed does not depend on the data).  For each backend: seconds per training
+on random data (the speed does not depend on the data).  Backends: the reference, the emulator's
+default (ideal) fabric and its fpga profile (fixed point, per-p-bit RNGs, the ledger).  For each: seconds per training
 epoch (three epochs, set-up included, divided by three), one epoch's sampler runs alone (the
 runners training uses, same run lengths, no gradient work: the yardstick for training overhead),
 and generation.  Rates are spin updates performed per ns; "ratio" divides by the probe's rate on
@@ -28,19 +29,20 @@ from pbitlang.dtm.chain import chain_spec  # noqa: E402
 
 DTM = __import__("importlib").import_module("pbitlang.dtm.train")
 MODELS = ["ising_dtm", "digits_dtm"]
-BACKENDS = ["reference", "emulator"]
+BACKENDS = [("reference", "reference", {}), ("emulator", "emulator", {}),           # (label, backend, options)
+            ("emulator/fpga", "emulator", {"fabric": "fpga"})]                # fixed point, RNGs, ledger
 B, ROWS, EPOCHS, ROUNDS = 64, 1024, 3, 5
 PROBE_READS = 4                     # couplings per spin update of the probe's 2D lattice
 
 
-def sampling_alone(prog, backend) -> tuple:
+def sampling_alone(prog, backend, options: dict) -> tuple:
     """(seconds, spin updates) of one epoch's sampler runs with no training around them."""
     ir = prog.ir
     spec = chain_spec(ir)
     T, n, d = spec.steps, ir.num_spins, len(spec.data_index)
     stack = DTM.StackedSteps(ir, spec, T)
     latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
-    sampler = DTM.BatchSampler(ir, spec, stack, latent, get_backend(backend), B, DTM.TrainOptions(), {})
+    sampler = DTM.BatchSampler(ir, spec, stack, latent, get_backend(backend), B, DTM.TrainOptions(), options)
     h, data = stack.arrays(np.tile(ir.weights.theta, (T, 1)))
     rng = np.random.default_rng(0)
     trajs = [[(2 * rng.integers(0, 2, size=(B, d)) - 1).astype(np.int8) for _ in range(T + 1)]
@@ -74,17 +76,19 @@ def main():
         d = len(chain_spec(prog.ir).data_index)
         reads = couplings_per_update(prog)
         data = np.random.default_rng(0).integers(0, 2, size=(ROWS, d))
-        for backend in BACKENDS:
-            pb.train(prog, data[:2 * B], epochs=1, seed=0, backend=backend, batch_size=B)   # warm-up (numba)
+        for label, backend, options in BACKENDS:
+            pb.train(prog, data[:2 * B], epochs=1, seed=0, backend=backend, batch_size=B,     # warm-up (numba)
+                     backend_options=options)
             best = {}
             for _ in range(ROUNDS):                # rounds: the probe and every phase in turn, best of each
                 best["probe"] = max(best.get("probe", 0.0), probe.run(64, 64, 400, 2, repeats=1))
                 t = time.perf_counter()
-                model = pb.train(prog, data, epochs=EPOCHS, seed=0, backend=backend, batch_size=B)
+                model = pb.train(prog, data, epochs=EPOCHS, seed=0, backend=backend, batch_size=B,
+                                 backend_options=options)
                 phases = {"train epoch": ((time.perf_counter() - t) / EPOCHS, model.info["spin_updates"] / EPOCHS)}
-                phases["sampling alone"] = sampling_alone(prog, backend)
+                phases["sampling alone"] = sampling_alone(prog, backend, options)
                 t = time.perf_counter()
-                gen = model.generate(num=256, backend=backend, seed=1)
+                gen = model.generate(num=256, backend=backend, seed=1, **options)
                 phases["generate 256"] = (time.perf_counter() - t, gen.info["spin_updates"])
                 for phase, (seconds, updates) in phases.items():
                     if updates / seconds > best.get(phase, (1.0, 0))[1] / best.get(phase, (1.0, 0))[0]:
@@ -93,12 +97,12 @@ def main():
             for phase in ("train epoch", "sampling alone", "generate 256"):
                 seconds, updates = best[phase]
                 rate = updates / seconds / 1e9
-                rows.append({"model": name, "backend": backend, "phase": phase, "seconds": seconds,
+                rows.append({"model": name, "backend": label, "phase": phase, "seconds": seconds,
                              "updates_per_ns": rate, "probe_updates_per_ns": best["probe"],
                              "ratio": rate / best["probe"], "of_sampling_alone": rate * 1e9 / alone,
                              "couplings_per_update": reads, "per_coupling_ratio": rate / best["probe"] * reads / PROBE_READS,
                              "seconds_per_sample": seconds / 256 if phase.startswith("generate") else None})
-    print_table(rows, [("model", "model", "11"), ("backend", "backend", "10"), ("phase", "phase", "15"),
+    print_table(rows, [("model", "model", "11"), ("backend", "backend", "13"), ("phase", "phase", "15"),
                        ("seconds", "seconds", "8.3f"), ("upd/ns", "updates_per_ns", "7.3f"),
                        ("probe", "probe_updates_per_ns", "6.3f"), ("ratio", "ratio", "6.2f"),
                        ("of alone", "of_sampling_alone", "8.2f"), ("reads", "couplings_per_update", "6.1f"),
