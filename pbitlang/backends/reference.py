@@ -75,11 +75,15 @@ class Block:
                  "kterms")
 
 
-def _split_tiles(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int) -> tuple:
-    """(dense tiles, stacked where they follow one another; mask of the entries left out of them)
-    among one block's entries (see layout.split_tiles)."""
+def _block_part(R: int, row_of: np.ndarray, cols: np.ndarray, labels: np.ndarray, width: int, nnz: int) -> tuple:
+    """One part of a block (its couplings to free spins, or to clamped ones) from its entries (row,
+    column, label — see layout.entry_labels): (dense tiles, stacked where they follow one another;
+    the other entries as a sparse matrix R × width with zero weights; where in J.data those take
+    their weights; whether any entry is left out of the tiles)."""
     found, rest = split_tiles(R, row_of, cols, labels, width, nnz, TILE_DENSITY, TILE_AREA)
-    return _stacked([Tile(*rect, cells) for rect, cells in found]), rest
+    src = labels[rest].astype(np.int64) - 1
+    sparse = sp.csr_array((np.zeros(len(src), np.float32), cols[rest], row_ptr(row_of[rest], R)), shape=(R, width))
+    return _stacked([Tile(*rect, cells) for rect, cells in found]), sparse, src, bool(rest.any())
 
 
 class PlanLayout:
@@ -114,21 +118,15 @@ class PlanLayout:
         R, n_free = b - a, self.free
         row_of = np.repeat(np.arange(R), np.diff(part.indptr))
         free = part.indices < n_free                             # clamped spins come after the free ones
-        blk.tiles, rest = _split_tiles(R, row_of[free], part.indices[free], part.data[free], n_free, ir.J.nnz)
-        blk.src = part.data[free][rest].astype(np.int64) - 1
-        blk.sparse = sp.csr_array((np.zeros(len(blk.src), np.float32), part.indices[free][rest],
-                                   row_ptr(row_of[free][rest], R)), shape=(R, n_free))
+        blk.tiles, blk.sparse, blk.src, left = _block_part(R, row_of[free], part.indices[free], part.data[free],
+                                                           n_free, ir.J.nnz)
         # the couplings to clamped spins, tiles too where dense (an RBM's hidden units given its data)
-        n_clamped = part.shape[1] - n_free
-        fcols = part.indices[~free] - n_free
-        blk.fixed_tiles, frest = _split_tiles(R, row_of[~free], fcols, part.data[~free], n_clamped, ir.J.nnz)
-        blk.fixed_src = part.data[~free][frest].astype(np.int64) - 1
-        blk.fixed = sp.csr_array((np.zeros(len(blk.fixed_src), np.float32), fcols[frest],
-                                  row_ptr(row_of[~free][frest], R)), shape=(R, n_clamped))
+        blk.fixed_tiles, blk.fixed, blk.fixed_src, _ = _block_part(R, row_of[~free], part.indices[~free] - n_free,
+                                                                   part.data[~free], part.shape[1] - n_free, ir.J.nnz)
         blk.H = None
         blk.kterms = self._kbody_terms(ir, a, b)
         covered = sum(t.r1 - t.r0 for t in blk.tiles)
-        blk.tiles_cover = not rest.any() and covered == R          # then the tiles write F directly
+        blk.tiles_cover = not left and covered == R                # then the tiles write F directly
         return blk
 
     def _kbody_terms(self, ir, a: int, b: int):
