@@ -47,7 +47,7 @@ def seed_words(seed, k: int) -> np.ndarray:
     a Python loop; runners seed every run, twice per training batch)."""
     words = np.empty(2 * k, np.uint32)
     kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, words)
-    return words.astype("<u4").view("<u8").astype(np.uint64)          # as numpy pairs them into 64 bits
+    return words.astype("<u4", copy=False).view("<u8").astype(np.uint64, copy=False)   # as numpy pairs them
 
 
 def chain_streams(word, chains: int) -> tuple:
