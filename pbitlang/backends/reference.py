@@ -183,7 +183,7 @@ class ColourPlan:
             blk.kterms = [(scatter, others, np.zeros_like(folded), ir.kbody[order][1][rows][:, None])
                           for scatter, others, folded, (order, rows) in shape.kterms]
             self.blocks.append(blk)
-        self.bits = self.views = None             # the sweep's uniforms and the blocks' views (fold())
+        self.views = None                         # the blocks' views of the run's state (fold())
         self.set_weights(ir.h, ir.J.data)
 
     def set_weights(self, h, J_data) -> None:
@@ -201,8 +201,7 @@ class ColourPlan:
         within one)."""
         scale, rest = (1.0, beta) if per_pass or np.ndim(beta) else (float(beta), None)
         if X is not self.state:
-            self.bits = np.empty(2 * ((self.free * X.shape[1] + 1) // 2), dtype=np.uint32)   # the sweep's uniforms
-            self.views = [BlockViews(blk, X, self.bits.view(np.float32)) for blk in self.blocks]
+            self.views = [BlockViews(blk, X) for blk in self.blocks]
         if scale != self.beta or X is not self.state:
             clamped = X[self.free:]
             weights = np.empty(len(self.J_data) + 1, dtype=np.float32)    # β·J.data, then a zero for empty cells
@@ -264,18 +263,16 @@ def add_product(A: sp.csr_array, X: np.ndarray, out: np.ndarray) -> None:
 
 
 class BlockViews:
-    """One block's field buffer and its views onto one state X and the sweep's uniforms V, made when
-    a run starts (fold()).  Made per sweep, the slicing, reshaping and allocating took ≈10 % of a
-    sweep of the digits DTM.  tiles: (tile, its input rows of X, where its product goes, shaped for
-    the batched product and flat)."""
-    __slots__ = ("F", "F_bits", "X_bits", "X_free", "V", "tiles")
+    """One block's views onto one state X, made when a run starts (fold()): made per sweep, the
+    slicing, reshaping and allocating took ≈3 % of a sweep of either DTM.  Where tiles cover the
+    block, its fields go into a buffer F of its own, the tiles' products straight into their rows;
+    tiles: (tile, its input rows of X, where its product goes (batched shape), the same rows flat)."""
+    __slots__ = ("F", "X_bits", "X_free", "tiles")
 
-    def __init__(self, blk: Block, X: np.ndarray, V: np.ndarray | None = None):
+    def __init__(self, blk: Block, X: np.ndarray):
         R, C = blk.b - blk.a, X.shape[1]
-        self.F = np.empty((R, C), dtype=np.float32)
-        self.F_bits, self.X_bits = self.F.view(np.uint32), X[blk.a:blk.b].view(np.uint32)
-        self.X_free = X[:blk.sparse.shape[1]]
-        self.V = None if V is None else V[blk.a * C:blk.b * C].reshape(R, C)
+        self.F = np.empty((R, C), dtype=np.float32) if blk.tiles_cover else None
+        self.X_bits, self.X_free = X[blk.a:blk.b].view(np.uint32), X[:blk.sparse.shape[1]]
         self.tiles = []
         for t in blk.tiles:
             S, m, k = t.D.shape
@@ -286,19 +283,16 @@ class BlockViews:
 def local_fields(blk: Block, X: np.ndarray, views: BlockViews | None = None) -> np.ndarray:
     """F = (β) (h_i + Σ_j J_ij s_j + k-body terms) for the spins of one colour block: the dense tiles
     through BLAS, the other free couplings through scipy's sparse product, h and the clamped spins'
-    couplings as the block's constant field H.  Into views.F when views (of X) are given."""
+    couplings as the block's constant field H.  views: the block's views of X (made here if None)."""
     v = BlockViews(blk, X) if views is None else views
-    F = v.F
     if blk.tiles_cover:
+        F = v.F
         for t, x, out, _ in v.tiles:
             np.matmul(t.D, x, out=out)
         if blk.H is not None:
             F += blk.H
-    else:
-        if blk.H is not None:
-            np.copyto(F, blk.H)
-        else:
-            F.fill(0.0)
+    else:                          # a new array: np.zeros' fresh pages beat zeroing a buffer of ours
+        F = blk.H.copy() if blk.H is not None else np.zeros((blk.b - blk.a, X.shape[1]), dtype=np.float32)
         add_product(blk.sparse, v.X_free, F)
         for t, x, out, flat in v.tiles:
             np.matmul(t.D, x, out=out)
@@ -311,17 +305,16 @@ def local_fields(blk: Block, X: np.ndarray, views: BlockViews | None = None) -> 
     return F
 
 
-def signed_uniforms_from_bits(raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """uint64 random bits → twice as many float32 uniforms in [−1, 1), on a grid of 2^−22, in place
-    or into out (uint32, as long).
+def signed_uniforms_from_bits(raw: np.ndarray) -> np.ndarray:
+    """uint64 random bits → twice as many float32 uniforms in [−1, 1), on a grid of 2^−22, in place.
 
     The top 23 bits of each 32-bit half become the mantissa of a float in [2, 4); subtracting 3
-    gives the uniform.  Three cheap passes instead of numpy's float generator."""
+    gives the uniform.  Three cheap passes instead of numpy's float generator.  (In place: a buffer
+    of ours besides the bits costs more in cache than its reuse saves, on large blocks.)"""
     bits = raw.view(np.uint32)
-    out = bits if out is None else out
-    np.right_shift(bits, 9, out=out)
-    np.bitwise_or(out, np.uint32(0x40000000), out=out)
-    v = out.view(np.float32)
+    np.right_shift(bits, 9, out=bits)
+    np.bitwise_or(bits, np.uint32(0x40000000), out=bits)
+    v = bits.view(np.float32)
     np.subtract(v, np.float32(3.0), out=v)
     return v
 
@@ -329,20 +322,20 @@ def signed_uniforms_from_bits(raw: np.ndarray, out: np.ndarray | None = None) ->
 SIGN_BIT, MINUS_ONE = np.uint32(0x80000000), np.uint32(0xBF800000)
 
 
-def update_block(blk: Block, X: np.ndarray, views: BlockViews, rest, keep_fields=None) -> None:
+def update_block(blk: Block, X: np.ndarray, views: BlockViews, rest, V: np.ndarray, keep_fields=None) -> None:
     """Heat-bath update of one colour block in place: s = +1 with probability σ(−2βf) = (1 − tanh βf)/2,
-    that is when tanh(βf) + v < 0, v the sweep's uniforms (views.V).  rest is what fold() left to
-    multiply by (None once β is folded in, or a row (1, chains) of one β per column); keep_fields,
-    if given, receives the fields before that multiplication (parallel tempering's energies)."""
+    that is when tanh(βf) + v < 0, v the block's uniforms V.  rest is what fold() left to multiply by
+    (None once β is folded in, or a row (1, chains) of one β per column); keep_fields, if given,
+    receives the fields before that multiplication (parallel tempering's energies)."""
     F = local_fields(blk, X, views)
     if keep_fields is not None:
         np.copyto(keep_fields, F)
     if rest is not None:
         np.multiply(F, rest, out=F)
     np.tanh(F, out=F)
-    np.add(F, views.V, out=F)
+    np.add(F, V.reshape(F.shape), out=F)
     # the sign bit of tanh(βf) + v, set when s = +1, xor the bits of −1.0 gives ±1.0
-    np.bitwise_and(views.F_bits, SIGN_BIT, out=views.X_bits)
+    np.bitwise_and(F.view(np.uint32), SIGN_BIT, out=views.X_bits)
     np.bitwise_xor(views.X_bits, MINUS_ONE, out=views.X_bits)
 
 
@@ -350,10 +343,11 @@ def gibbs_sweep(plan: ColourPlan, X: np.ndarray, beta, bitgen, last_fields=None)
     """One heat-bath sweep over all colour blocks, in place; one draw of random bits per sweep.
     last_fields, if given, receives the fields (without β) the last colour block was updated with."""
     rest = plan.fold(beta, X, per_pass=last_fields is not None)
-    signed_uniforms_from_bits(bitgen.random_raw(len(plan.bits) // 2), out=plan.bits)
+    C = X.shape[1]
+    V = signed_uniforms_from_bits(bitgen.random_raw((plan.free * C + 1) // 2))
     last = len(plan.blocks) - 1
     for k, (blk, views) in enumerate(zip(plan.blocks, plan.views)):
-        update_block(blk, X, views, rest, last_fields if k == last else None)
+        update_block(blk, X, views, rest, V[blk.a * C:blk.b * C], last_fields if k == last else None)
 
 
 def run_sweeps(plan: ColourPlan, X: np.ndarray, betas, bitgen, burn_in: int, thin: int, record: np.ndarray,
