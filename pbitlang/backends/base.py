@@ -91,11 +91,12 @@ class Backend(ABC):
 class Runner:
     """Repeated runs on models of one structure: the IR's couplings pattern, colours and clamps, plus
     the spins `clamp_index` clamped per chain.  Each run brings the weights (h, J.data aligned with
-    ir.J), the per-chain clamp values (chains, k), a start state and the run's length, and returns
-    the kept states and the spin updates done (β: a number or one per sweep).  States are in the samplers' own layout, spins ×
-    chains: the start is (n, chains) and the kept states (kept, n, chains) int8, so that chains
-    carried from run to run and the statistics over them need no transposes.  This generic runner
-    builds the model and calls sample(); it is what backends without a runner of their own get.
+    ir.J), the per-chain clamp values (chains, k), a start state, the run's length and β (a number or
+    one per sweep), and returns the kept states and the spin updates done.  States are in the
+    samplers' own layout, spins × chains: the start is (n, chains) and the kept states (kept, n,
+    chains) int8, so that chains carried from run to run and the statistics over them need no
+    transposes.  This generic runner builds the model and calls sample(); it is what backends
+    without a runner of their own get.
     Runners skip the checks sample() makes: their caller (training) builds valid input."""
 
     last_info: dict = {}          # what the last run reports beyond its samples (the emulator's ledger)

@@ -264,12 +264,14 @@ def add_product(A: sp.csr_array, X: np.ndarray, out: np.ndarray) -> None:
 
 class BlockViews:
     """One block's views onto one state X, made when a run starts (fold()): made per sweep, the
-    slicing, reshaping and allocating took ≈3 % of a sweep of either DTM.  Where tiles cover the
+    slicing, reshaping and allocating took ≈5 % of a sweep of the digits DTM.  Where tiles cover the
     block, its fields go into a buffer F of its own, the tiles' products straight into their rows;
     tiles: (tile, its input rows of X, where its product goes (batched shape), the same rows flat)."""
     __slots__ = ("F", "X_bits", "X_free", "tiles")
 
     def __init__(self, blk: Block, X: np.ndarray):
+        if not X.flags.c_contiguous:              # a reshape would copy, and the views go stale
+            raise ValueError("the sampler's state must be C-contiguous")
         R, C = blk.b - blk.a, X.shape[1]
         self.F = np.empty((R, C), dtype=np.float32) if blk.tiles_cover else None
         self.X_bits, self.X_free = X[blk.a:blk.b].view(np.uint32), X[:blk.sparse.shape[1]]

@@ -139,7 +139,7 @@ class FixedPoint:
     (gain and offset mismatch, the RNGs' kind and bias, the analog source's correlation) depend only on
     the fabric and the p-bit count and are made once; kernel() makes a run's part: the weights
     quantised, the activation tables for its βs and the per-p-bit RNG states from its seeds.
-    sample() makes one per call; FixedFabricRunner keeps one for all its runs."""
+    sample() makes one per call; FabricRunner keeps one for all its runs."""
 
     def __init__(self, fabric, n: int, cycles: int):
         ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
@@ -147,8 +147,10 @@ class FixedPoint:
         vrng = np.random.default_rng(int(var.get("seed", 0)))
         gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
         self.use_var = gsig > 0 or osig > 0
-        self.gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32) if self.use_var else np.ones(n, np.float32)
-        self.offset = (osig * vrng.standard_normal(n)).astype(np.float32) if self.use_var else np.zeros(n, np.float32)
+        self.gain, self.offset = np.ones(n, np.float32), np.zeros(n, np.float32)
+        if self.use_var:
+            self.gain = (1.0 + gsig * vrng.standard_normal(n)).astype(np.float32)
+            self.offset = (osig * vrng.standard_normal(n)).astype(np.float32)
         self.kind = {"perfect": kernels.RNG_PERFECT, "xorshift32": kernels.RNG_XORSHIFT,
                      "galois": kernels.RNG_GALOIS, "analog": kernels.RNG_ANALOG}[rng["kind"]]
         self.width = int(rng.get("width", 32))
@@ -179,7 +181,8 @@ class FixedPoint:
         pstate = np.zeros((1, 1), np.uint32)
         if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):
             words = seed_words(seeds[2], n * C)           # numpy's SeedSequence words, compiled: 20× faster
-            mask = np.uint64((1 << min(self.width, 32)) - 1) if self.kind == kernels.RNG_GALOIS else np.uint64(0xFFFFFFFF)
+            galois = self.kind == kernels.RNG_GALOIS
+            mask = np.uint64((1 << min(self.width, 32)) - 1) if galois else np.uint64(0xFFFFFFFF)
             pstate = (words & mask).reshape(n, C).astype(np.uint32)     # 32-bit words: half the memory traffic
             pstate[pstate == 0] = 1                       # an LFSR must not start at zero
         hold = np.zeros((1, 1), np.uint64)
