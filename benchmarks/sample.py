@@ -1,7 +1,8 @@
 """Sampling speed: spin updates per ns of each backend beside the C roofline probe, same run.
 
 Rows: 2D Ising L=64 × 64 chains, L=256 × 16 chains, 3D L=16 × 64 chains.  The probe is one
-core; rows marked "all threads" use every core (numba's threads) and are not a like-for-like ratio.  Each
+core; rows marked "all threads" use every core (numba's threads) and are not a like-for-like ratio (threads
+split the chains on multiples of 64, so these rows' 64 and 16 chains run on one thread).  Each
 backend's rate is (free spins × chains × sweeps) / wall time of the whole
 sample() call (setup, sampling, recording).  The machines are noisy, so the
 probe and the backends take turns, three rounds, and each keeps its best

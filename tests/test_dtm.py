@@ -142,7 +142,7 @@ def test_generation_on_the_emulator_reports_energy_per_sample():
                                              ("reference", {"beta": np.linspace(0.3, 1.2, 20)}),
                                              ("emulator", {"beta": np.linspace(0.3, 1.2, 20)}),
                                              ("emulator", {"fabric": "fpga", "beta": np.linspace(0.3, 1.2, 20)})])
-def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, backend, options):
+def test_generation_through_a_runner_is_generation_through_sample(monkeypatch, backend, options, fine_chain_groups):
     """Generation runs the step models on the backend's runner (built once: the steps share their
     structure); the samples, updates and ledger are those of one sample() call per step."""
     from pbitlang.dtm.chain import DenoisingChain

@@ -206,7 +206,7 @@ def test_cli_runs_the_emulator(capsys):
 
 @pytest.mark.parametrize("rng", [{"kind": "perfect"}, {"kind": "xorshift32"}, {"kind": "galois", "width": 16},
                                  {"kind": "analog", "bias_sigma": 0.01, "decorrelation_time_s": 1e-7}])
-def test_threads_give_the_same_samples(rng):
+def test_threads_give_the_same_samples(rng, fine_chain_groups):
     prog = small_model()
     one = prog.sample("emulator", fabric="fpga", fabric_overrides={"rng": rng}, chains=6, sweeps=30, seed=4)
     two = prog.sample("emulator", fabric="fpga", fabric_overrides={"rng": rng}, chains=6, sweeps=30, seed=4, threads=2)
@@ -218,6 +218,21 @@ def test_threads_give_the_same_samples(rng):
     assert np.array_equal(ideal.samples, ideal2.samples)
     with pytest.raises(pb.BackendError, match="threads"):
         prog.sample("emulator", sweeps=2, threads=0)
+
+
+emulator_module = __import__("importlib").import_module("pbitlang.backends.emulator")
+
+
+def test_chain_groups_keep_each_cache_line_of_states_on_one_thread():
+    """Threads split the chains on multiples of 64 (a cache line of int8 states): 64 chains on two
+    threads ran at half the speed of one, the two writing one line in turn."""
+    groups = emulator_module.chain_groups
+    assert groups(64, 2).tolist() == [0, 64] and groups(6, 4).tolist() == [0, 6]
+    assert groups(128, 2).tolist() == [0, 64, 128] and groups(130, 2).tolist() == [0, 64, 130]
+    for chains, threads in [(200, 3), (1000, 16), (640, 7), (65, 2)]:
+        cuts = groups(chains, threads)
+        assert cuts[0] == 0 and cuts[-1] == chains and np.all(np.diff(cuts) > 0) and len(cuts) <= threads + 1
+        assert np.all(cuts[1:-1] % 64 == 0)
 
 
 # ---- dense tiles: an RBM's layers as matrix products ----------------------------------------------
@@ -288,7 +303,7 @@ def sp_dense(J):
     return M
 
 
-def test_tiles_leave_fixed_point_samples_unchanged(monkeypatch):
+def test_tiles_leave_fixed_point_samples_unchanged(monkeypatch, fine_chain_groups):
     """Integer sums are exact in the float type in any order, so a fixed-point fabric samples the same
     with tiles as without, spin for spin."""
     prog = pb.compile(TILED_RBM, params={"V": 40, "H": 16})

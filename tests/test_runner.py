@@ -36,7 +36,7 @@ ANALOG = {"rng": {"kind": "analog", "bias_sigma": 0.01, "decorrelation_time_s": 
                                                        "clock": {"mode": "async", "update_probability": 0.3}}}, False),
                                                    ("emulator", {"threads": 2}, False),
                                                    ("reference", {}, True), ("emulator", {}, True)])
-def test_runner_matches_sample(backend, options, kbody):
+def test_runner_matches_sample(backend, options, kbody, fine_chain_groups):
     ir, clamp_index, clamp_value, initial, h, J = _case(kbody=kbody)
     be = get_backend(backend)
     runner = be.runner(ir, 6, clamp_index, **options)
