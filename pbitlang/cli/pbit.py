@@ -173,7 +173,7 @@ def _print_summary(s: dict, output):
     for name, c in s.get("constraints", {}).items():
         print(f"  constraint {name}: violated in {100 * c['violated_fraction']:.1f}% of samples")
     if "spin_updates_per_s" in s and s["spin_updates_per_s"]:
-        print(f"  {s['spin_updates_per_s'] / 1e9:.3f} spin updates per ns")
+        print(f"  {s['spin_updates_per_s'] / 1e9:.3g} spin updates per ns")
     if "energy_per_sample_J" in s:
         print(f"  {s['energy_per_sample_J']:.3g} J and {s['latency_per_sample_s']:.3g} s per sample (emulated)")
     if output:
