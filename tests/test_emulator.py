@@ -335,3 +335,18 @@ def test_chain_streams_are_numpys_seed_sequence_words(seed):
         sched = np.random.SeedSequence(seed).generate_state(2 * chains, dtype=np.uint64)
         s0, s1 = chain_streams(seed, chains)
         assert np.array_equal(s0, sched[:chains]) and np.array_equal(s1, sched[chains:] | np.uint64(1))
+
+
+@pytest.mark.parametrize("seed", [0, 2**40 + 3])
+def test_pbit_rng_states_are_the_seed_sequence_words_masked(seed):
+    """Each p-bit's xorshift or Galois state per chain: the low 32 bits of numpy's SeedSequence words
+    (uint64, as numpy pairs them), masked to the register's width, 0 made 1 — made in one compiled
+    pass, the same as through the n·chains words."""
+    from pbitlang.backends.emulator import pbit_rng_states
+    for n, chains in ((1, 1), (3, 5), (40, 64)):
+        words = np.random.SeedSequence(seed).generate_state(n * chains, dtype=np.uint64)
+        for width in (32, 16, 5):                # 5 bits: zeros are common, and must become 1
+            mask = np.uint64((1 << width) - 1)
+            expected = (words & mask).reshape(n, chains).astype(np.uint32)
+            expected[expected == 0] = 1
+            assert np.array_equal(pbit_rng_states(seed, n, chains, int(mask)), expected)

@@ -261,18 +261,28 @@ def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native):
 
 
 @njit(cache=True)
-def seed_sequence_words(pool, out):
+def seed_sequence_words(pool, out, every, keep, nonzero):
     """out (uint32) ← numpy's SeedSequence.generate_state from its entropy pool, word for word (the
-    same hash; numpy runs it as a Python loop, ≈0.3 µs a word, and a runner seeds 2·chains words
-    every run).  Tested against numpy's."""
+    same hash; numpy runs it as a Python loop, ≈0.2 µs a word, and a runner seeds 2·chains words
+    every run); tested against numpy's.  every = 2 keeps the even words only (the low halves of the
+    uint64 words numpy pairs them into), each masked with `keep` and, if nonzero, 0 made 1: the
+    fixed-point fabrics' per-p-bit RNG states straight from the hash, with no n·chains arrays between."""
     h = np.uint64(0x8B51F9DD)
     mult, mask = np.uint64(0x58F38DED), np.uint64(0xFFFFFFFF)
     j = 0                                 # i mod len(pool), without a division per word (5× slower)
-    for i in range(len(out)):
+    phase = 0
+    for i in range(len(out) * every):
         v = np.uint64(pool[j]) ^ h
         h = (h * mult) & mask
         v = (v * h) & mask
-        out[i] = np.uint32(v ^ (v >> np.uint64(16)))
+        if phase == 0:
+            w = np.uint32(v ^ (v >> np.uint64(16))) & keep
+            if nonzero and w == 0:
+                w = np.uint32(1)
+            out[i // every] = w
+        phase += 1
+        if phase == every:
+            phase = 0
         j += 1
         if j == len(pool):
             j = 0
