@@ -252,6 +252,16 @@ def test_cli_train_and_generate(tmp_path, capsys):
     assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "nope"]) == 2
     assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--fabric", "ideal"]) == 2
     assert main(["generate", str(prog).replace(".pb", ".pbir")]) == 2
+    # any backend option, and β annealed within each step (one value per sweep of a step)
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "emulator",
+                 "--option", "threads=2", "-o", str(tmp_path / "f.pbir")]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(out), "--num", "6", "--backend", "emulator", "--beta", "0.2:1.0", "--sweeps", "7",
+                 "--option", "threads=2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 6
+    assert main(["generate", str(out), "--beta", "hot"]) == 2
+    assert main(["generate", str(out), "--option", "threads"]) == 2
+    assert main(["generate", str(out), "--backend", "emulator", "--option", "bogus=1"]) == 2
 
 
 def test_mean_energy_gradient_is_exact_and_pair_means_are_right():

@@ -51,6 +51,8 @@ def build_parser() -> Parser:
     t.add_argument("--no-acp", action="store_true", help="turn the adaptive correlation penalty off")
     t.add_argument("--backend", default="reference", help="sampler for both phases (reference, emulator, …)")
     t.add_argument("--fabric", help="fabric profile, for the emulator backend")
+    t.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="any other backend option, e.g. threads=2 (repeatable)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-o", "--output", default="trained.pbir")
     t.add_argument("--checkpoint", help="directory for checkpoints and metrics.jsonl")
@@ -62,6 +64,9 @@ def build_parser() -> Parser:
     g.add_argument("--backend", default="reference")
     g.add_argument("--fabric")
     g.add_argument("--sweeps", type=int, help="Gibbs sweeps per denoising step (default: the chain's)")
+    g.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal within each step")
+    g.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="any other backend option, e.g. threads=2 (repeatable)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("-o", "--output")
     g.add_argument("--json", action="store_true")
@@ -73,6 +78,17 @@ def _value(text: str):
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _backend_options(items) -> dict:
+    """--option KEY=VALUE items (values as JSON where they parse: numbers, lists, objects)."""
+    options = {}
+    for item in items or []:
+        if "=" not in item:
+            raise OptionError(f"--option expects KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        options[key.strip()] = _value(value.strip())
+    return options
 
 
 def _beta(text, burn_in, sweeps):
@@ -134,11 +150,7 @@ def _run(args) -> int:
                                     **({"ladder": parts[2]} if len(parts) > 2 else {})}
         except ValueError:
             raise OptionError(f"--tempering takes R:BETA_MIN[:adaptive], got '{args.tempering}'") from None
-    for item in args.option or []:
-        if "=" not in item:
-            raise OptionError(f"--option expects KEY=VALUE, got '{item}'")
-        key, value = item.split("=", 1)
-        options[key.strip()] = _value(value.strip())
+    options.update(_backend_options(args.option))
     progress = _progress(args.progress)
     if progress is not None and "progress" in backend.options and (args.progress or not args.json):
         options["progress"] = progress
@@ -210,7 +222,7 @@ def _train(args) -> int:
                   resume=args.resume, progress=progress, batch_size=args.batch_size, lr=args.lr,
                   warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
                   acp=not args.no_acp, backend=args.backend,
-                  backend_options={"fabric": args.fabric} if args.fabric else {})
+                  backend_options={**({"fabric": args.fabric} if args.fabric else {}), **_backend_options(args.option)})
     model.save(args.output)
     last = model.info["final"]
     print(f"trained chain '{model.chain}' ({len(model.thetas)} steps × {model.thetas.shape[1]} weights) in "
@@ -229,11 +241,15 @@ def _generate(args) -> int:
     model = load(args.model)
     if not isinstance(model, TrainedModel):
         raise OptionError(f"{args.model} holds no trained chain (train one with 'pbit train')")
-    opts = {}
+    opts = _backend_options(args.option)
     if args.fabric:
         opts["fabric"] = args.fabric
     if args.sweeps is not None:
         opts["sweeps"] = args.sweeps
+    if args.beta is not None:                      # LO:HI anneals within each step: one value per sweep of a step
+        from ..dtm.chain import chain_spec
+        sweeps = args.sweeps if args.sweeps is not None else chain_spec(model.base_ir, model.chain).sweeps
+        opts["beta"] = _beta(args.beta, 0, sweeps)
     res = model.generate(chain=args.chain, num=args.num, backend=args.backend, seed=args.seed, **opts)
     if args.output:
         res.save(args.output)
