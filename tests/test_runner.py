@@ -73,3 +73,23 @@ def test_compiled_copies_refuse_shapes_that_would_write_past_their_arrays():
     assert (out == 1).all()
     with pytest.raises(ValueError, match="chains, kept, n"):
         record_rows(X, rows, np.empty((4, 2, 8), dtype=np.int8), 2)
+
+
+@pytest.mark.parametrize("n,chains", [(4096, 64), (48, 16), (37, 13), (64, 12), (16, 24), (1, 1)])
+def test_recorded_states_are_the_transposed_state(n, chains):
+    """record_rows and record_state write state (spins × chains) into the results' (chains, kept, n)
+    layout: whole 8 × 8 blocks by a byte transpose where spins and chains allow, the rest one by one."""
+    from pbitlang.backends.layout import record_rows, record_state
+    rng = np.random.default_rng(n + chains)
+    X = (2 * rng.integers(0, 2, size=(n, chains)) - 1).astype(np.float32)
+    rows = rng.permutation(n)
+    record = np.zeros((chains, 3, n), dtype=np.int8)
+    record_rows(X, rows, record, 1)
+    assert np.array_equal(record[:, 1], X[rows].T) and not record[:, [0, 2]].any()
+    S = X.astype(np.int8)
+    for c0, c1 in [(0, chains), (0, chains // 2), (min(8, chains), chains), (chains // 3, chains)]:
+        record = np.zeros((chains, 2, n), dtype=np.int8)
+        record_state(S, record, 1, c0, c1)
+        expected = np.zeros_like(record)
+        expected[c0:c1, 1] = S[:, c0:c1].T
+        assert np.array_equal(record, expected)

@@ -117,12 +117,74 @@ class StructureCache:
         return layout
 
 
+M32, M16, M8 = np.uint64(0x00000000FFFFFFFF), np.uint64(0x0000FFFF0000FFFF), np.uint64(0x00FF00FF00FF00FF)
+
+
+@njit(cache=True)
+def _transpose_blocks(G64, rec64, k, w0, w1):
+    """rec[c, k, i] = G[i, c] for the chains of words w0..w1-1, with G (spins × chains, int8) seen as
+    words of 8 chains (G64) and rec (chains, kept, spins) as words of 8 spins (rec64): each 8 × 8
+    block of states is 8 words in, three rounds of masked swaps (the 8 × 8 byte transpose of Hacker's
+    Delight) and 8 words out — a state copied one by one costs ≈2.5× as much.  Chain word by chain
+    word, so that the 8 rows being written fill their lines one after another (rows kept·spins bytes
+    apart alias in the cache when that is a multiple of 4 KB)."""
+    s32, s16, s8 = np.uint64(32), np.uint64(16), np.uint64(8)
+    for w in range(w0, w1):
+        c = 8 * w
+        for b in range(G64.shape[0] // 8):
+            i = 8 * b
+            a0, a1, a2, a3 = G64[i, w], G64[i + 1, w], G64[i + 2, w], G64[i + 3, w]
+            a4, a5, a6, a7 = G64[i + 4, w], G64[i + 5, w], G64[i + 6, w], G64[i + 7, w]
+            t = ((a0 >> s32) ^ a4) & M32
+            a4 ^= t
+            a0 ^= t << s32
+            t = ((a1 >> s32) ^ a5) & M32
+            a5 ^= t
+            a1 ^= t << s32
+            t = ((a2 >> s32) ^ a6) & M32
+            a6 ^= t
+            a2 ^= t << s32
+            t = ((a3 >> s32) ^ a7) & M32
+            a7 ^= t
+            a3 ^= t << s32
+            t = ((a0 >> s16) ^ a2) & M16
+            a2 ^= t
+            a0 ^= t << s16
+            t = ((a1 >> s16) ^ a3) & M16
+            a3 ^= t
+            a1 ^= t << s16
+            t = ((a4 >> s16) ^ a6) & M16
+            a6 ^= t
+            a4 ^= t << s16
+            t = ((a5 >> s16) ^ a7) & M16
+            a7 ^= t
+            a5 ^= t << s16
+            t = ((a0 >> s8) ^ a1) & M8
+            a1 ^= t
+            a0 ^= t << s8
+            t = ((a2 >> s8) ^ a3) & M8
+            a3 ^= t
+            a2 ^= t << s8
+            t = ((a4 >> s8) ^ a5) & M8
+            a5 ^= t
+            a4 ^= t << s8
+            t = ((a6 >> s8) ^ a7) & M8
+            a7 ^= t
+            a6 ^= t << s8
+            rec64[c, k, b], rec64[c + 1, k, b], rec64[c + 2, k, b], rec64[c + 3, k, b] = a0, a1, a2, a3
+            rec64[c + 4, k, b], rec64[c + 5, k, b], rec64[c + 6, k, b], rec64[c + 7, k, b] = a4, a5, a6, a7
+
+
 @njit(cache=True)
 def record_state(S, record, k, c0, c1):
-    """record[c, k, i] = S[i, c] for the chains c0..c1-1 (the emulator's int8 state)."""
+    """record[c, k, i] = S[i, c] for the chains c0..c1-1 (the emulator's int8 state): whole words of 8
+    chains as 8 × 8 blocks (_transpose_blocks) where the shapes allow, the rest state by state."""
     n = S.shape[0]
     if record.shape[2] != n or k >= record.shape[1] or c1 > min(record.shape[0], S.shape[1]):
         raise ValueError("record_state: record must be (chains, kept, n)")
+    if n % 8 == 0 and S.shape[1] % 8 == 0 and c0 % 8 == 0:
+        _transpose_blocks(S.view(np.uint64), record.view(np.uint64), k, c0 // 8, c1 // 8)
+        c0 = c1 - c1 % 8                  # the chains after the last whole word, below
     top = n - n % 8
     for i0 in range(0, top, 8):
         for c in range(c0, c1):
@@ -136,18 +198,14 @@ def record_state(S, record, k, c0, c1):
 @njit(cache=True)
 def record_rows(X, rows, record, k):
     """record[c, k, i] = X[rows[i], c] as int8, every chain (the reference's ±1.0 state, whose rows are in
-    its colour-block order: rows maps spin i to its row)."""
+    its colour-block order: rows maps spin i to its row): the rows gathered into spin order as int8,
+    then recorded as record_state does."""
     n, C = rows.shape[0], X.shape[1]
     if record.shape[2] != n or k >= record.shape[1] or record.shape[0] != C:
         raise ValueError("record_rows: record must be (chains, kept, n)")
-    top = n - n % 8
-    for i0 in range(0, top, 8):
-        for c in range(C):
-            for q in range(8):
-                record[c, k, i0 + q] = X[rows[i0 + q], c]
-    for c in range(C):
-        for i in range(top, n):
-            record[c, k, i] = X[rows[i], c]
+    G = np.empty((n, C), np.int8)
+    gather_rows(X, rows, G)
+    record_state(G, record, k, 0, C)
 
 
 @njit(cache=True)
