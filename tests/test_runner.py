@@ -93,3 +93,18 @@ def test_recorded_states_are_the_transposed_state(n, chains):
         expected = np.zeros_like(record)
         expected[c0:c1, 1] = S[:, c0:c1].T
         assert np.array_equal(record, expected)
+
+
+@pytest.mark.parametrize("k,chains,dtype", [(512, 64, np.int8), (24, 16, np.int8), (10, 3, np.int8), (16, 8, np.int16)])
+def test_set_rows_writes_the_transposed_values(k, chains, dtype):
+    """Per-chain clamp values (chains, k) land in rows `rows` of the state, whether they go through the
+    8 × 8 block transpose (int8, multiples of 8) or one by one."""
+    from pbitlang.backends.layout import set_rows
+    rng = np.random.default_rng(k)
+    rows = rng.permutation(k + 5)[:k]
+    values = (2 * rng.integers(0, 2, size=(chains, k)) - 1).astype(dtype)
+    for state in (np.zeros((k + 5, chains), np.float32), np.zeros((k + 5, chains), np.int8)):
+        set_rows(state, rows, values)
+        expected = np.zeros_like(state)
+        expected[rows] = values.T
+        assert np.array_equal(state, expected)
