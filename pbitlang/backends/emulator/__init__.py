@@ -188,7 +188,8 @@ class FixedPoint:
         ar, n, C = self.ar, self.n, chains
         J = ir.J
         qz = quantize(ir, ar)
-        window = input_window(qz, J)
+        largest = int(input_bounds(qz, J).max(initial=0))     # the window's and the float type's bound
+        window = input_window(qz, J, largest)
         shift = lut_shift(window, ar["lut_size"])
         uniq, table_of_sweep = np.unique(betas, return_inverse=True)
         tables = np.stack([activation_table(qz, float(b), ar["lut_size"], ar["lut_bits"], shift, window)
@@ -202,7 +203,7 @@ class FixedPoint:
             hold = np.random.default_rng(int(seeds[3])).integers(0, 1 << ar["lut_bits"], size=(n, C), dtype=np.uint64)
         # the integer arithmetic runs in float32 when it is exact there: every partial sum, and the table
         # offset v + window (up to twice the largest input), an integer below 2^24; else in float64
-        ftype = np.float32 if input_bounds(qz, J).max(initial=0) < 2**23 else np.float64
+        ftype = np.float32 if largest < 2**23 else np.float64
         rows, tiling = tiles.weights(qz.Jq.astype(ftype), ftype)
         args = dict(tiling=tiling, rows=rows, hq=qz.hq.astype(ftype), tables=tables,
                     table_of_sweep=table_of_sweep.astype(np.int64), window=np.int32(window), shift=np.int32(shift),

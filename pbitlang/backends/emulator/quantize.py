@@ -76,11 +76,13 @@ def input_bounds(q: Quantized, J) -> np.ndarray:
     return np.where(np.diff(J.indptr) > 0, row, 0) + np.abs(q.hq).astype(np.int64)
 
 
-def input_window(q: Quantized, J) -> int:
-    """The largest input any p-bit can see, within the accumulator."""
+def input_window(q: Quantized, J, largest: int | None = None) -> int:
+    """The largest input any p-bit can see, within the accumulator (largest: input_bounds' maximum,
+    when the caller has it)."""
     if not len(q.hq):
         return 1
-    return int(max(1, min(q.acc_max, int(input_bounds(q, J).max()))))
+    largest = int(input_bounds(q, J).max()) if largest is None else int(largest)
+    return int(max(1, min(q.acc_max, largest)))
 
 
 def lut_shift(window: int, lut_size: int) -> int:
