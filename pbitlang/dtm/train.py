@@ -468,9 +468,8 @@ class StackedSteps:
         J_term = np.concatenate([m.J_term for m in models])
         # where each base coupling entry of step t sits in the stacked data
         keys = np.repeat(np.arange(n_tot), np.diff(J.indptr)) * n_tot + J.indices
-        base = ir.with_weights(zero[0])
-        brow = np.repeat(np.arange(ir.num_spins), np.diff(base.J.indptr))
-        self.positions = np.stack([np.searchsorted(keys, (brow + o) * n_tot + base.J.indices + o) for o in offsets])
+        brow = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))   # the program's pattern, any weights
+        self.positions = np.stack([np.searchsorted(keys, (brow + o) * n_tot + ir.J.indices + o) for o in offsets])
         self.fields = offsets[:, None] + np.arange(ir.num_spins)      # (T, n): each step's own spins
         self.h0 = np.concatenate([m.h for m in models])
         self.offsets = offsets
