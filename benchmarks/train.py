@@ -27,7 +27,7 @@ from pbitlang.backends import get_backend  # noqa: E402
 from pbitlang.backends.base import one_blas_thread  # noqa: E402
 from pbitlang.dtm.chain import chain_spec  # noqa: E402
 
-DTM = __import__("importlib").import_module("pbitlang.dtm.train")
+DTM = __import__("importlib").import_module("pbitlang.dtm.training")
 MODELS = ["ising_dtm", "digits_dtm"]
 BACKENDS = [("reference", "reference", {}), ("emulator", "emulator", {}),           # (label, backend, options)
             ("emulator/fpga", "emulator", {"fabric": "fpga"})]                # fixed point, RNGs, ledger

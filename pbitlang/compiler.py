@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import DataError, PbitError, Source
 from .grammar import parse
-from .ir import IR, load_ir
+from .ir import IR
 from .semantics.check import Limits, check
 from .semantics.lower import LowerOptions, lower
 
@@ -49,46 +49,6 @@ def compile_ir(program, params: dict | None = None, *, limits: Limits | None = N
     t3 = time.perf_counter()
     timings.update({"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "total": t3 - t0})
     return ir
-
-
-class Program:
-    """A compiled program: its IR and the operations users run on it."""
-
-    def __init__(self, ir: IR, timings: dict | None = None):
-        self.ir = ir
-        self.timings = timings or {}
-
-    def __repr__(self):
-        return f"<pbitlang.Program {self.ir.name!r}: {self.ir.num_spins} spins, {self.ir.num_couplings} couplings>"
-
-    def save(self, path) -> None:
-        self.ir.save(path)
-
-    def sample(self, backend="reference", **options):
-        """Draw samples with a backend (see pbitlang.backends())."""
-        from .backends import run_backend
-        return run_backend(self.ir, backend, **options)
-
-    def with_weights(self, theta) -> "Program":
-        return Program(self.ir.with_weights(theta), self.timings)
-
-
-def compile(program, params: dict | None = None, **options) -> Program:  # noqa: A001 - the public name
-    """Compile a .pb path or program text (or load a .pbir path) into a Program."""
-    if isinstance(program, (str, Path)) and str(program).strip().endswith(".pbir") and "\n" not in str(program):
-        if params:
-            raise PbitError("params cannot be applied to a compiled .pbir file")
-        return load(program)
-    timings: dict = {}
-    ir = compile_ir(program, params, timings=timings, **options)
-    return Program(ir, timings)
-
-
-def load(path) -> Program:
-    """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
-    from .dtm.train import TrainedModel
-    trained = TrainedModel.load(path)
-    return trained if trained is not None else Program(load_ir(path))
 
 
 def parse_define(text: str):

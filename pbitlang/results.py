@@ -21,12 +21,15 @@ SAMPLES_VERSION = 1
 
 
 class SampleResult:
-    """Samples (int8 ±1, chain-major) of one run, with the IR they came from."""
+    """Samples (int8 ±1) of one run, with the IR they came from.
+
+    A sampler's own layout is `native` (kept, n, chains); `samples` is the contract's view
+    (chains × kept, n), chain-major, made on first use."""
 
     def __init__(self, ir, samples: np.ndarray, num_chains: int, info: dict | None = None,
                  energies: np.ndarray | None = None, observables: dict | None = None):
         self.ir = ir
-        self.samples = np.ascontiguousarray(samples, dtype=np.int8)
+        self.__dict__["samples"] = np.ascontiguousarray(samples, dtype=np.int8)
         self.num_chains = int(num_chains)
         self.info = dict(info or {})
         if energies is not None:
@@ -34,15 +37,36 @@ class SampleResult:
         if observables is not None:
             self.__dict__["observables"] = dict(observables)
 
+    @classmethod
+    def from_native(cls, ir, native: np.ndarray, info: dict | None = None) -> "SampleResult":
+        """A result over states in the samplers' layout (kept, n, chains), kept as they are."""
+        res = cls.__new__(cls)
+        res.ir, res.num_chains, res.info = ir, int(native.shape[2]), dict(info or {})
+        res.__dict__["native"] = native
+        return res
+
+    @cached_property
+    def native(self) -> np.ndarray:
+        """The states as (kept, n, chains)."""
+        C, n = self.num_chains, self.samples.shape[1]
+        return np.ascontiguousarray(self.samples.reshape(C, len(self.samples) // max(C, 1), n).transpose(1, 2, 0))
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        kept, n, C = self.native.shape
+        return np.ascontiguousarray(self.native.transpose(2, 0, 1)).reshape(C * kept, n)
+
     def __repr__(self):
         return (f"<SampleResult {self.info.get('backend', '?')}: {len(self.samples)} samples × {self.samples.shape[1]} "
                 f"spins, {self.num_chains} chains>")
 
     def __len__(self):
-        return len(self.samples)
+        return self.kept * self.num_chains
 
     @property
     def kept(self) -> int:
+        if "native" in self.__dict__:
+            return self.native.shape[0]
         return len(self.samples) // max(self.num_chains, 1)
 
     @cached_property

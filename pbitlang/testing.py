@@ -7,11 +7,18 @@ Use it from a test:
     def test_my_backend(check):
         check("my_backend")
 
-Statistical checks compare sampled and exact distributions in total
-variation distance (TVD) with a tolerance derived from the effective number
-of samples: for N independent draws E[TVD] ≤ ½ Σ_x sqrt(p_x (1 − p_x) / N), and
-the checks allow three times that (plus the resolution of the draws), so a
-correct sampler fails with negligible probability at the fixed seeds used."""
+Statistical checks compare sampled and exact distributions in total variation
+distance (TVD).  The tolerance comes from a stated tail bound.  For N independent
+draws from p, the empirical TVD has
+
+    E[TVD] ≤ ½ Σ_x sqrt(p_x (1 − p_x) / N)          (Cauchy–Schwarz per state)
+    P(TVD ≥ E[TVD] + t) ≤ exp(−2 N t²)               (McDiarmid: one draw moves TVD by ≤ 1/N)
+
+so TVD < ½ Σ_x sqrt(p_x (1 − p_x) / N) + sqrt(ln(1/δ) / (2N)) fails a correct
+sampler with probability at most δ (here 10⁻⁶).  Markov chain samples are not
+independent: N is the effective sample size, the smallest over the energy and
+every spin's marginal (an estimate, so the bound is approximate for chains and
+exact for `exact`).  Every check has a negative control that must fail it."""
 from __future__ import annotations
 
 import math
@@ -43,9 +50,24 @@ def random_model_source(seed: int, n: int = 8, kbody: bool = True, clamps: bool 
     return "\n".join(lines) + "\n"
 
 
-def tvd_tolerance(p: np.ndarray, n_eff: float) -> float:
-    """3 × the expected TVD of an empirical distribution of n_eff independent draws from p."""
-    return 3.0 * 0.5 * float(np.sum(np.sqrt(p * (1 - p) / max(n_eff, 1.0)))) + 1e-6
+DELTA = 1e-6            # the false-alarm probability the tolerance allows
+
+
+def tvd_tolerance(p: np.ndarray, n_eff: float, delta: float = DELTA) -> float:
+    """The TVD that N = n_eff independent draws from p stay below with probability ≥ 1 − delta (see above)."""
+    n = max(float(n_eff), 1.0)
+    return 0.5 * float(np.sum(np.sqrt(p * (1 - p) / n))) + math.sqrt(math.log(1 / delta) / (2 * n))
+
+
+def effective_samples(result) -> float:
+    """The smallest effective sample size over the energy and the marginals of the free spins."""
+    from .stats import mean_and_error
+    C = result.num_chains
+    traces = [result.trace("energy")]
+    free = np.flatnonzero(np.ptp(result.samples, axis=0) > 0) if len(result.samples) else []
+    traces += [result.samples[:, i].reshape(C, -1).astype(np.float64) for i in free]
+    ess = [mean_and_error(tr)[3] for tr in traces]
+    return float(min([e for e in ess if np.isfinite(e)] + [len(result.samples)]))
 
 
 def compare_with_exact(result, beta: float | None = None, clamps=None) -> tuple:
@@ -58,8 +80,7 @@ def compare_with_exact(result, beta: float | None = None, clamps=None) -> tuple:
     codes = code_of(result.samples, free)
     emp = np.bincount(codes, minlength=len(p)) / len(codes)
     tvd = 0.5 * float(np.abs(emp - p).sum())
-    n_eff = min(result.ess("energy"), len(result.samples))
-    return tvd, tvd_tolerance(p, n_eff)
+    return tvd, tvd_tolerance(p, effective_samples(result))
 
 
 # ---- the checks ------------------------------------------------------------------
@@ -117,6 +138,15 @@ def check_agrees_with_exact(backend, seeds=(5, 6, 7), **opts):
         assert tvd < tol, f"seed {seed}: TVD {tvd:.4f} ≥ tolerance {tol:.4f}"
 
 
+def check_wrong_temperature_is_detected(backend, **opts):
+    """The negative control of check_agrees_with_exact: samples at β = 0.6 compared with the exact
+    distribution at β = 1 must fail the same comparison."""
+    prog = pb_compile(random_model_source(5, n=8))
+    res = prog.sample(backend, chains=32, sweeps=3000, burn_in=50, thin=3, seed=5, beta=0.6, **opts)
+    tvd, tol = compare_with_exact(res, beta=1.0)
+    assert tvd > tol, f"a sampler at the wrong β passed: TVD {tvd:.4f} < tolerance {tol:.4f}"
+
+
 def check_bad_options_are_errors(backend, **opts):
     prog = pb_compile(random_model_source(1))
     for bad in ({"sweeps": -1}, {"chains": 0}, {"thin": 50, "sweeps": 10}, {"beta": float("inf")},
@@ -131,14 +161,21 @@ def check_bad_options_are_errors(backend, **opts):
 
 ALL_CHECKS = [check_shapes_and_dtypes, check_energies_match_the_ir, check_same_seed_same_samples,
               check_empty_and_one_spin_models, check_clamps_are_respected, check_agrees_with_exact,
-              check_bad_options_are_errors]
+              check_wrong_temperature_is_detected, check_bad_options_are_errors]
+
+# parallel tempering over a backend: the same checks with a small ladder (the one-spin check's
+# 10,000 samples and the negative control's β below the ladder's top do not apply)
+TEMPERING = {"tempering": {"replicas": 3, "beta_min": 0.4}}
+TEMPERING_CHECKS = [check_shapes_and_dtypes, check_energies_match_the_ir, check_same_seed_same_samples,
+                    check_clamps_are_respected, check_agrees_with_exact, check_bad_options_are_errors]
 
 
-def backend_checks() -> list:
-    return list(ALL_CHECKS)
+def backend_checks(tempering: bool = False) -> list:
+    return list(TEMPERING_CHECKS if tempering else ALL_CHECKS)
 
 
-def run_backend_suite(backend, **opts) -> None:
-    """Run every check against a backend (name, class or instance); raises AssertionError on failure."""
-    for check in ALL_CHECKS:
-        check(backend, **opts)
+def run_backend_suite(backend, tempering: bool = False, **opts) -> None:
+    """Run every check against a backend (name, class or instance), or against tempering over it;
+    raises AssertionError on failure."""
+    for check in backend_checks(tempering):
+        check(backend, **({**TEMPERING, **opts} if tempering else opts))

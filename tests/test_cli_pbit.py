@@ -19,7 +19,7 @@ def test_run_json_summary(capsys):
     assert main(["run", ISING, "-D", "L=8", "--sweeps", "200", "--chains", "4", "--json"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out)
-    assert data["backend"] == "reference" and data["num_spins"] == 64 and data["num_colors"] == 2
+    assert data["backend"] == "cpu" and data["num_spins"] == 64 and data["num_colors"] == 2
     assert data["samples"] == 800
     assert set(data["energy"]) >= {"mean", "se"} and set(data["observables"]) == {"m", "e"}
     assert data["spin_updates_per_s"] > 0 and "timings" in data
@@ -49,7 +49,7 @@ def test_beta_anneal_and_backends_listing(capsys):
     assert "energy" in capsys.readouterr().out
     assert main(["backends"]) == 0
     listing = capsys.readouterr().out
-    assert listing.startswith("reference ") and "\nexact " in listing
+    assert listing.startswith("cpu ") and "\nreference " in listing and "\nexact " in listing
 
 
 @pytest.mark.parametrize("argv,fragment", [

@@ -24,25 +24,6 @@ def test_parallel_tempering_agrees_with_exact(ladder):
     assert len(rates) == len(res.info["tempering"]["ladder"]) - 1 and all(0 < r <= 1 for r in rates)
 
 
-def test_bipartite_energies_equal_the_ir_energies():
-    """PT's shortcut (energies from the last block's fields) against ir.energy, after a sweep at a β
-    per column, on a two-colour model with fields."""
-    import importlib
-    reference = importlib.import_module("pbitlang.backends.reference")
-    tempering = importlib.import_module("pbitlang.backends.tempering")
-    ir = pb.compile("examples/ea3d_pt.pb", params={"L": 4}).ir
-    ir = ir.with_arrays(np.random.default_rng(0).normal(size=ir.num_spins), ir.J.data)
-    plan = reference.ColourPlan(ir, ir.clamp_index)
-    assert len(plan.blocks) == 2
-    rng = np.random.default_rng(1)
-    X = (2 * rng.integers(0, 2, size=(ir.num_spins, 6)) - 1).astype(np.float32)
-    F_last = np.empty((plan.blocks[1].b - plan.blocks[1].a, 6), np.float32)
-    betas = np.linspace(0.2, 1.0, 6, dtype=np.float32)[None, :]
-    reference.gibbs_sweep(plan, X, betas, np.random.SFC64(2), F_last)
-    E = tempering.bipartite_energies(plan, X, ir.offset, ir.h[plan.perm].astype(np.float32), F_last)
-    np.testing.assert_allclose(E, ir.energy(X[plan.inv].T.astype(np.int8)), rtol=1e-6)
-
-
 def test_tempering_options_are_checked():
     prog = pb.compile("spin s[2]; energy -s[0]*s[1]; beta = 1.0;")
     for bad in ({"replicas": 1}, {"beta_min": 2.0}, {"ladder": [0.5, 0.2, 1.0]}, {"ladder": [0.1, 0.5]},

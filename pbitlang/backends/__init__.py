@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
+import warnings
 from importlib.metadata import entry_points
 
 from ..errors import BackendError
 from .base import Backend
 
 BUILTIN = {
+    "cpu": ("pbitlang.backends.cpu", "CpuBackend"),
     "reference": ("pbitlang.backends.reference", "ReferenceBackend"),
     "exact": ("pbitlang.backends.exact", "ExactBackend"),
     "emulator": ("pbitlang.backends.emulator", "EmulatorBackend"),
@@ -29,7 +33,7 @@ def _load(name: str):
     return _entry_points()[name].load()
 
 
-def backends() -> dict:
+def list_backends() -> dict:
     """name → one-line description of every installed backend."""
     out = {}
     for name in list(BUILTIN) + sorted(set(_entry_points()) - set(BUILTIN)):
@@ -48,7 +52,7 @@ def get_backend(backend) -> Backend:
         return backend()
     if isinstance(backend, str):
         if backend not in BUILTIN and backend not in _entry_points():
-            raise BackendError(f"unknown backend '{backend}' (installed: {', '.join(backends())})")
+            raise BackendError(f"unknown backend '{backend}' (installed: {', '.join(list_backends())})")
         return _load(backend)()
     raise BackendError(f"a backend is a name, a Backend class or an instance, not {type(backend).__name__}")
 
@@ -57,4 +61,16 @@ def run_backend(ir, backend, **options):
     return get_backend(backend).sample(ir, **options)
 
 
-__all__ = ["Backend", "backends", "get_backend", "run_backend"]
+class _CallableModule(types.ModuleType):
+    """`pbitlang.backends()` was the function list_backends(): calling the package still works for a
+    release, with a DeprecationWarning, and the package is no longer shadowed by a function."""
+
+    def __call__(self) -> dict:
+        warnings.warn("pbitlang.backends() is deprecated: use pbitlang.list_backends()", DeprecationWarning,
+                      stacklevel=2)
+        return list_backends()
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["Backend", "list_backends", "get_backend", "run_backend"]

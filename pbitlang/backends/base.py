@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +28,9 @@ COMMON_OPTIONS = {
     "clamp_spins": "per-chain evidence: (spin indices (k,), values (chains, k) of ±1); used by denoising chains",
     "max_sample_bytes": "refuse runs whose kept samples would need more memory (default 4 GiB)",
     "progress": "callable(done_sweeps, total_sweeps) called during the run",
+    "tempering": "parallel tempering: {'replicas': R, 'beta_min': 0.1, 'ladder': 'geometric' | 'adaptive' | "
+                 "[β…], 'swap_every': 1}; each chain is an independent replica set and samples are taken at the "
+                 "run's β (the top of the ladder)",
 }
 
 
@@ -58,27 +62,164 @@ class RunSpec:
         return float(b[0]) if len(b) and np.all(b == b[0]) else {"schedule": [float(b[0]), float(b[-1])]}
 
 
+class Record:
+    """Where a run keeps states: `out` (kept, n, chains) int8, the samplers' own layout (spins × chains
+    per state, so a kept state is one contiguous copy).  The run's sweep j (0-based) is kept when
+    j + 1 − burn_in is a positive multiple of thin, into out[kept], while out has room.  burn_in may
+    be ≤ 0: a driver that splits one run into pieces passes the burn-in left at each piece."""
+    __slots__ = ("out", "burn_in", "thin", "kept")
+
+    def __init__(self, out: np.ndarray, burn_in: int = 0, thin: int = 1, kept: int = 0):
+        if out.dtype != np.int8 or out.ndim != 3 or not out.flags.c_contiguous:
+            raise ValueError("a record is a C-contiguous int8 array (kept, n, chains)")
+        self.out, self.burn_in, self.thin, self.kept = out, int(burn_in), int(thin), int(kept)
+
+    def due(self, j: int) -> bool:
+        after = j + 1 - self.burn_in
+        return after > 0 and after % self.thin == 0 and self.kept < len(self.out)
+
+
+@dataclass
+class Draws:
+    """What one Kernel.run did: sweeps run, states now in the record (all of them, not only this
+    run's), spin updates, and what the backend reports beyond samples (the emulator's ledger)."""
+    sweeps: int
+    kept: int
+    spin_updates: int
+    info: dict = field(default_factory=dict)
+
+
+class Kernel(ABC):
+    """A sampler bound to one model structure: the IR's coupling pattern, colours and k-body members,
+    `chains` columns, and the spins `clamp_index` held at values each run brings (the program's own
+    clamps are applied too).  Built once by Backend.prepare; run() as often as weights change.
+
+    State: (n, chains) int8 ±1, C-contiguous, updated in place: chains carried from run to run need
+    no copies."""
+
+    def __init__(self, ir, chains: int, clamp_index=()):
+        self.ir, self.chains = ir, int(chains)
+        self.clamp_index = np.asarray(clamp_index, dtype=np.int64).ravel()
+        held = np.zeros(ir.num_spins, dtype=bool)
+        held[ir.clamp_index] = True
+        held[self.clamp_index] = True
+        self.free = np.flatnonzero(~held)               # the spins a sweep updates
+        self.h, self.J_data = ir.h, ir.J.data
+
+    @abstractmethod
+    def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
+        """One run with these weights: h (n,) and J_data (aligned with ir.J.data); clamp_values (chains, k)
+        for clamp_index, or None to leave the clamped rows as they are; betas one per sweep (sweeps,)
+        or one per sweep and chain (sweeps, chains) — parallel tempering's ladder; seed an int to
+        (re)start the random streams, or None to continue them (a run split into pieces draws what
+        one run would); record, if given, receives the kept states."""
+
+    def load(self, h, J_data, clamp_values, state) -> None:
+        """The start of every run: remember the weights (energies() uses them), write the clamps."""
+        self.h, self.J_data = h, J_data
+        if len(self.ir.clamp_index):
+            state[self.ir.clamp_index] = self.ir.clamp_value[:, None]
+        if clamp_values is not None and len(self.clamp_index):
+            state[self.clamp_index] = np.asarray(clamp_values, dtype=np.int8).T
+
+    def energies(self, state: np.ndarray) -> np.ndarray:
+        """E of every chain (column) of state under the last run's weights, float64 (chains,)."""
+        return self.model().energy(np.asarray(state).T)
+
+    def model(self):
+        """The IR this kernel samples at the last run's weights (a fixed-point fabric: its quantised model)."""
+        if self.h is self.ir.h and self.J_data is self.ir.J.data:
+            return self.ir
+        return self.ir.with_arrays(self.h, self.J_data)
+
+    def updates(self, sweeps: int) -> int:
+        return len(self.free) * self.chains * int(sweeps)
+
+    def report(self, sweeps: int, kept: int) -> dict:
+        """What a run of this many sweeps and kept states costs beyond its samples (the emulator's
+        energy and latency ledger); nothing for most backends."""
+        return {}
+
+
+CHUNK_UPDATES = 5e7      # spin updates per Kernel.run of the driver: Ctrl-C and progress are seen between runs
+
+
+def drive(kernel: Kernel, h, J_data, clamp_values, state, betas, seed, burn_in: int, thin: int, out: np.ndarray,
+          progress=None) -> tuple:
+    """The one driver loop: len(betas) sweeps in pieces of about CHUNK_UPDATES spin updates (the
+    random streams continue from piece to piece, so the samples are those of one run), keeping
+    every thin-th state after burn_in in out (kept, n, chains); progress(done, total) after each
+    piece.  Ctrl-C stops the run and keeps what was drawn.  Returns (kept, sweeps done,
+    interrupted, the last run's info)."""
+    total = len(betas)
+    step = max(1, int(CHUNK_UPDATES // max(state.size, 1)))
+    kept = done = 0
+    info: dict = {}
+    try:
+        while done < total:
+            stop = min(total, done + step)
+            first = done == 0
+            draws = kernel.run(h, J_data, clamp_values if first else None, state, betas[done:stop],
+                               seed if first else None, Record(out, burn_in - done, thin, kept))
+            kept, done, info = draws.kept, stop, draws.info
+            if progress is not None:
+                progress(done, total)
+    except KeyboardInterrupt:
+        return kept, done, True, info
+    return kept, done, False, info
+
+
 class Backend(ABC):
-    """A sampler of p(s) ∝ exp(−βE(s)) for an IR."""
+    """A sampler of p(s) ∝ exp(−βE(s)) for an IR.  A backend implements prepare(); sample() is
+    the same for all (validate → prepare → drive → SampleResult), and so are tempering, training
+    and generation, which hold the Kernel prepare() returns."""
     name: str = "?"
     description: str = ""
     options: dict = COMMON_OPTIONS
+    kernel_options: tuple = ()              # options of this backend that go to prepare()
 
     def supports(self, ir) -> tuple:
         """(True, "") or (False, why)."""
         return True, ""
 
     @abstractmethod
-    def sample(self, ir, **options):
-        """Draw samples; returns a SampleResult."""
+    def prepare(self, ir, chains: int, clamp_index=(), **options) -> Kernel:
+        """A Kernel for ir's structure: everything that does not depend on the weights is done here."""
 
-    def runner(self, ir, chains: int, clamp_index, **options) -> "Runner":
-        """A sampler bound to one model structure for many short runs (training does two per batch).
-        The default calls sample() for each run; backends whose setup is worth keeping override it."""
-        return Runner(self, ir, chains, clamp_index, options)
+    def kernel(self, ir, chains: int, clamp_index=(), **options) -> Kernel:
+        """prepare() for callers that pass a user's options on (training, generation): names it does
+        not take are an OptionError, not a TypeError."""
+        unknown = sorted(set(options) - set(self.kernel_options))
+        if unknown:
+            raise OptionError(f"backend '{self.name}' has no kernel option {', '.join(repr(u) for u in unknown)} "
+                              f"(accepted: {', '.join(self.kernel_options) or 'none'})")
+        return self.prepare(ir, chains, clamp_index, **options)
+
+    def sample(self, ir, **options):
+        """Draw samples; returns a SampleResult (see COMMON_OPTIONS and the backend's options)."""
+        from ..results import SampleResult
+        options = dict(options)
+        tempering = options.pop("tempering", None)
+        own = {k: options.pop(k) for k in self.kernel_options if k in options}
+        spec = self.validate(ir, options)
+        if tempering:
+            from .tempering import sample_tempering
+            return sample_tempering(self, ir, spec, tempering, own)
+        t0 = time.perf_counter()
+        kernel = self.prepare(ir, spec.chains, spec.clamp_index, **own)
+        state = initial_state(ir, spec)
+        record = np.empty((spec.kept, ir.num_spins, spec.chains), dtype=np.int8)
+        t1 = time.perf_counter()
+        kept, done, interrupted, extra = drive(kernel, ir.h, ir.J.data, spec.clamp_value, state, spec.betas,
+                                               spec.seed, spec.burn_in, spec.thin, record, spec.progress)
+        t2 = time.perf_counter()
+        info = run_info(self.name, spec, ir, kernel, done, spec.chains, t0, t1, t2, interrupted,
+                        **{**extra, **kernel.report(done, kept)})
+        return SampleResult.from_native(ir, record[:kept], info)
 
     def validate(self, ir, options: dict) -> RunSpec:
-        unknown = sorted(set(options) - set(self.options))
+        accepted = set(self.options) - set(self.kernel_options) - {"tempering"}
+        unknown = sorted(set(options) - accepted)
         if unknown:
             raise OptionError(f"backend '{self.name}' has no option {', '.join(repr(u) for u in unknown)} "
                               f"(accepted: {', '.join(sorted(self.options))})")
@@ -86,35 +227,6 @@ class Backend(ABC):
         if not ok:
             raise BackendError(f"backend '{self.name}' cannot run this program: {why}")
         return run_spec(ir, options)
-
-
-class Runner:
-    """Repeated runs on models of one structure: the IR's couplings pattern, colours and clamps, plus
-    the spins `clamp_index` clamped per chain.  Each run brings the weights (h, J.data aligned with
-    ir.J), the per-chain clamp values (chains, k), a start state, the run's length and β (a number or
-    one per sweep), and returns the kept states and the spin updates done.  States are in the
-    samplers' own layout, spins × chains: the start is (n, chains) and the kept states (kept, n,
-    chains) int8, so that chains carried from run to run and the statistics over them need no
-    transposes.  This generic runner builds the model and calls sample(); it is what backends
-    without a runner of their own get.
-    Runners skip the checks sample() makes: their caller (training) builds valid input."""
-
-    last_info: dict = {}          # what the last run reports beyond its samples (the emulator's ledger)
-
-    def __init__(self, backend, ir, chains: int, clamp_index, options: dict):
-        self.backend, self.ir, self.chains, self.options = backend, ir, int(chains), dict(options)
-        self.clamp_index = np.asarray(clamp_index, dtype=np.int64)
-
-    def run(self, h, J_data, clamp_value, initial, sweeps: int, burn_in: int, thin: int, beta, seed: int):
-        """beta: a number, or one per sweep (burn_in + sweeps of them)."""
-        res = self.backend.sample(self.ir.with_arrays(h, J_data), chains=self.chains, sweeps=sweeps, burn_in=burn_in,
-                                  thin=thin, beta=beta, seed=seed, initial=np.asarray(initial).T,
-                                  clamp_spins=(self.clamp_index, clamp_value), **self.options)
-        if res.info.get("interrupted"):
-            raise KeyboardInterrupt
-        self.last_info = res.info
-        samples = res.samples.reshape(self.chains, -1, self.ir.num_spins)
-        return np.ascontiguousarray(samples.transpose(1, 2, 0)), res.info["spin_updates"]
 
 
 def _int_option(options, name, default, minimum):
@@ -147,11 +259,6 @@ def beta_schedule(beta, total: int) -> np.ndarray:
     if not np.all(np.isfinite(betas)) or np.any(betas < 0):
         raise OptionError("beta must be finite and ≥ 0")
     return betas
-
-
-def per_sweep(beta, total: int, dtype=np.float64) -> np.ndarray:
-    """A runner's β (a number or one per sweep, already checked by its caller) as one per sweep."""
-    return np.full(total, beta, dtype) if np.ndim(beta) == 0 else np.asarray(beta, dtype)
 
 
 def run_spec(ir, options: dict) -> RunSpec:
@@ -256,13 +363,13 @@ def merge_clamps(ir, clamps) -> tuple:
     return keys, np.array([index[k] for k in keys.tolist()], dtype=np.int8)
 
 
-def run_info(name: str, spec: RunSpec, ir, num_colors: int, sweeps_done: int, columns: int, t0: float, t1: float,
+def run_info(name: str, spec: RunSpec, ir, kernel, sweeps_done: int, columns: int, t0: float, t1: float,
              t2: float, interrupted: bool, **extra) -> dict:
-    """The info dict every sampling backend reports (spin updates count free spins only)."""
-    import time
-    updates = (ir.num_spins - len(spec.clamp_index)) * columns * sweeps_done
+    """The info dict every sampling backend reports (spin updates count free spins only; the rate
+    counts sampling alone, not set-up)."""
+    updates = len(kernel.free) * columns * sweeps_done
     info = {"backend": name, "chains": spec.chains, "sweeps": spec.sweeps, "burn_in": spec.burn_in,
-            "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": num_colors,
+            "thin": spec.thin, "beta": spec.beta_info, "seed": spec.seed, "num_colors": ir.num_colors,
             "spin_updates": int(updates), "spin_updates_per_s": updates / (t2 - t1) if t2 > t1 else 0.0,
             "timings": {"setup_s": t1 - t0, "sampling_s": t2 - t1, "total_s": time.perf_counter() - t0}}
     info.update(extra)
@@ -271,17 +378,45 @@ def run_info(name: str, spec: RunSpec, ir, num_colors: int, sweeps_done: int, co
     return info
 
 
-def initial_state(ir, spec: RunSpec, rng) -> np.ndarray:
-    """(n, chains) float32 ±1 start, clamps applied."""
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on uint64 words (a bijection that mixes every bit)."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = x + GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def chain_words(seed: int, chains, words: int, stream: int = 0) -> np.ndarray:
+    """(words, len(chains)) uint64 random words of each chain c in `chains`, from (seed, stream, c)
+    alone: so a chain draws the same whether it runs with 3 others or 3000, on one thread or a
+    machine of its own.  Two rounds of SplitMix64 over a counter."""
+    chains = np.arange(chains, dtype=np.uint64) if np.ndim(chains) == 0 else np.asarray(chains, dtype=np.uint64)
+    key = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
+    with np.errstate(over="ignore"):
+        counter = (chains[None, :] * np.uint64(max(words, 1)) + np.arange(words, dtype=np.uint64)[:, None]) * GOLDEN
+    return splitmix64(splitmix64(counter ^ key))
+
+
+def initial_state(ir, spec: RunSpec) -> np.ndarray:
+    """(n, chains) int8 ±1 start, C-contiguous, clamps applied; a random start per chain from (seed, chain)."""
     n, C = ir.num_spins, spec.chains
     if isinstance(spec.initial, str):
         if spec.initial == "random":
-            X = (2 * rng.integers(0, 2, size=(n, C), dtype=np.int8) - 1).astype(np.float32)
+            W = (n + 63) // 64
+            words = chain_words(spec.seed, C, W, stream=1).astype("<u8")          # (W, C)
+            bits = np.unpackbits(words.view(np.uint8).reshape(W, C, 8), axis=2, bitorder="little")
+            X = 2 * bits.transpose(0, 2, 1).reshape(64 * W, C)[:n].astype(np.int8) - 1
         else:
-            X = np.full((n, C), 1.0 if spec.initial == "up" else -1.0, dtype=np.float32)
+            X = np.full((n, C), 1 if spec.initial == "up" else -1, dtype=np.int8)
     else:
-        arr = np.asarray(spec.initial, dtype=np.float32)
+        arr = np.asarray(spec.initial, dtype=np.int8)
         X = np.array(np.broadcast_to(arr, (C, n)).T, order="C")      # a copy: broadcast views are read-only
+    X = np.ascontiguousarray(X)
     X[spec.clamp_index] = spec.clamp_value.T
     return X
 

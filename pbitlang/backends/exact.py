@@ -33,11 +33,16 @@ def states_chunk(ir, free: np.ndarray, clamp_index, clamp_value, lo: int, hi: in
 class ExactBackend(Backend):
     name = "exact"
     description = f"exact enumeration of all states (free spins ≤ {DEFAULT_MAX_FREE} by default): i.i.d. samples, log Z"
-    options = {**{k: v for k, v in COMMON_OPTIONS.items() if k not in ("initial", "progress", "clamp_spins")},
+    options = {**{k: v for k, v in COMMON_OPTIONS.items()
+                  if k not in ("initial", "progress", "clamp_spins", "tempering")},
                "max_free_spins": f"refuse models with more free spins (default {DEFAULT_MAX_FREE})"}
 
     def __init__(self, max_free_spins: int = DEFAULT_MAX_FREE):
         self.max_free_spins = max_free_spins
+
+    def prepare(self, ir, chains, clamp_index=(), **options):
+        raise BackendError("the exact backend enumerates states: it has no Markov chain kernel to prepare "
+                           "(use 'cpu' or 'reference' for training, generation and tempering)")
 
     def _free(self, ir, clamps=None, limit=None):
         idx, val = merge_clamps(ir, clamps)

@@ -1,8 +1,9 @@
-"""Parallel tempering (replica exchange) for the reference backend.
+"""Parallel tempering (replica exchange), a composite over any backend's Kernel.
 
 Each chain is a replica *set*: R copies of the model at inverse temperatures
-β_1 < … < β_R = the run's β, stored as R columns of the state so one sparse
-product updates every replica of every set.  After every `swap_every` sweeps,
+β_1 < … < β_R = the run's β, stored as R columns of one kernel's state, which
+runs every column at its own β (Kernel.run takes one β per sweep and chain)
+and reports the columns' energies.  After every `swap_every` sweeps,
 neighbouring temperatures of each set try to exchange (even pairs, then odd
 pairs alternately) with probability min(1, exp((β_k − β_{k+1})(E_k − E_{k+1})));
 what moves is the temperature label, not the configuration.  Samples are
@@ -20,8 +21,6 @@ from numba import njit
 from ..errors import OptionError
 from ..results import SampleResult
 from .base import initial_state, run_info
-from .layout import record_rows
-from .reference import ColourPlan, gibbs_sweep
 
 
 def ladder_from(option: dict, beta: float) -> tuple:
@@ -48,43 +47,6 @@ def ladder_from(option: dict, beta: float) -> tuple:
     if kind not in ("geometric", "adaptive"):
         raise OptionError(f"tempering ladder is 'geometric', 'adaptive' or a list, not {kind!r}")
     return np.geomspace(bmin, beta, R), kind == "adaptive"
-
-
-def energies(X: np.ndarray, offset: float, h: np.ndarray, J, kbody) -> np.ndarray:
-    """E of every column of X (state in plan order).  The sparse product runs in float32, like
-    the sweeps; the sums over spins accumulate in float64 (relative error ~1e-7 of |E|, far below
-    what changes a swap decision)."""
-    JX = J @ X
-    E = offset + (h @ X).astype(np.float64) + 0.5 * np.einsum("ic,ic->c", X, JX, dtype=np.float64)
-    for idx, coeff in kbody:
-        prod = np.ones((len(coeff), X.shape[1]), dtype=np.float64)
-        for q in range(idx.shape[1]):
-            prod *= X[idx[:, q]]
-        E += coeff @ prod
-    return E
-
-
-@njit(cache=True)
-def _bipartite_sums(X, h, a0, a1, b0, b1, F_last, E):
-    """E[c] += Σ_a h_a s_ac + Σ_b s_bc f_bc: rows outer, columns inner, so each row is one vector pass."""
-    for i in range(a0, a1):
-        w = h[i]
-        for c in range(X.shape[1]):
-            E[c] += w * X[i, c]
-    for i in range(b0, b1):
-        for c in range(X.shape[1]):
-            E[c] += X[i, c] * F_last[i - b0, c]
-
-
-def bipartite_energies(plan: ColourPlan, X: np.ndarray, offset: float, h: np.ndarray, F_last: np.ndarray):
-    """E of every column right after a sweep of a two-colour model without clamps or k-body factors:
-    offset + h_A·s_A + s_B·f_B, f_B the fields the last block (B) was updated with — they already
-    hold h_B and every A–B coupling with A final, and no coupling joins two spins of one colour.
-    Compiled, summed in float64 from the sweeps' float32 fields (relative error ~1e-7 of |E|, far
-    below what changes a swap decision)."""
-    E = np.full(X.shape[1], float(offset))
-    _bipartite_sums(X, h, plan.blocks[0].a, plan.blocks[0].b, plan.blocks[1].a, plan.blocks[1].b, F_last, E)
-    return E
 
 
 @njit(cache=True)
@@ -115,7 +77,9 @@ def swap_round(gaps, ks, E, col_of, tix, rng, tried, accepted) -> bool:
     return _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted)
 
 
-def sample_tempering(backend, ir, spec, option) -> SampleResult:
+def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleResult:
+    """Parallel tempering with `backend`'s kernel: a run of swap_every sweeps at every column's β,
+    the columns' energies, one round of swaps; samples recorded at the top of the ladder."""
     if len(set(spec.betas.tolist())) > 1:
         raise OptionError("parallel tempering samples at one β; give tempering a ladder instead of a β schedule")
     beta = float(spec.betas[0])
@@ -128,70 +92,57 @@ def sample_tempering(backend, ir, spec, option) -> SampleResult:
     t0 = time.perf_counter()
     sets, n = spec.chains, ir.num_spins
     cols = sets * R
-    rng = np.random.Generator(np.random.SFC64(spec.seed))
-    plan = ColourPlan(ir, spec.clamp_index)
-    start = initial_state(ir, spec, rng)                       # (n, sets)
-    X = np.repeat(start, R, axis=1)[plan.perm]                 # column s*R + r
-    # the energy in plan order, in the sweeps' precision
-    Jp = (ir.J[plan.perm][:, plan.perm] if n else ir.J).astype(np.float32)
-    hp = ir.h[plan.perm].astype(np.float32)
-    kb = [(plan.inv[idx], coeff) for idx, coeff in ir.kbody.values()]
-    fast = len(plan.blocks) == 2 and not ir.kbody and not len(spec.clamp_index)
-    F_last = np.empty((plan.blocks[-1].b - plan.blocks[-1].a, cols), np.float32) if fast else None
-    col_of = np.arange(cols).reshape(sets, R)                  # column holding temperature k of set s
-    tix = np.tile(np.arange(R), sets)                           # temperature index of each column
-    record = np.empty((sets, spec.kept, n), dtype=np.int8)
+    kernel = backend.prepare(ir, cols, spec.clamp_index, **kernel_options)
+    X = np.ascontiguousarray(np.repeat(initial_state(ir, spec), R, axis=1))     # column s*R + r
+    clamp_values = np.repeat(spec.clamp_value, R, axis=0)
+    rng = np.random.default_rng([spec.seed, 7])                  # the swaps' uniforms
+    col_of = np.arange(cols, dtype=np.int64).reshape(sets, R)    # column holding temperature k of set s
+    tix = np.tile(np.arange(R, dtype=np.int64), sets)            # temperature index of each column
+    record = np.empty((spec.kept, n, sets), dtype=np.int8)
     tried = np.zeros(R - 1, dtype=np.int64)
     accepted = np.zeros(R - 1, dtype=np.int64)
     window_tried = np.zeros(R - 1, dtype=np.int64)
     window_acc = np.zeros(R - 1, dtype=np.int64)
-    kept = done = 0
-    parity = 0
+    kept = done = parity = 0
     interrupted = False
-    t1 = time.perf_counter()
     rounds = [k for k in (np.arange(0, R - 1, 2), np.arange(1, R - 1, 2)) if len(k)]
-    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
-    tix = np.ascontiguousarray(tix, dtype=np.int64)
     gaps = ladder[:-1] - ladder[1:]
-    beta_row = ladder[tix].astype(np.float32)[None, :]
-    with np.errstate(over="ignore"):
-        try:
-            for sweep in range(spec.total_sweeps):
-                swap_now = (sweep + 1) % swap_every == 0
-                gibbs_sweep(plan, X, beta_row, rng.bit_generator, F_last if swap_now else None)
-                done = sweep + 1
-                if swap_now:
-                    E = bipartite_energies(plan, X, ir.offset, hp, F_last) if fast else energies(X, ir.offset, hp, Jp, kb)
-                    adapting = adaptive and done <= spec.burn_in
-                    if adapting:
-                        before = accepted.copy(), tried.copy()
-                    if swap_round(gaps, rounds[parity % len(rounds)], E, col_of, tix, rng, tried, accepted):
-                        beta_row = ladder[tix].astype(np.float32)[None, :]
-                    if adapting:
-                        window_acc += accepted - before[0]
-                        window_tried += tried - before[1]
-                    parity ^= 1
-                if adaptive and done <= spec.burn_in and done % adapt_every == 0 and window_tried.all():
-                    ladder = _adapt(ladder, window_acc / window_tried)
-                    gaps = ladder[:-1] - ladder[1:]
-                    beta_row = ladder[tix].astype(np.float32)[None, :]
-                    window_tried[:] = 0
-                    window_acc[:] = 0
-                after = done - spec.burn_in
-                if after > 0 and after % spec.thin == 0 and kept < spec.kept:
-                    record_rows(np.ascontiguousarray(X[:, col_of[:, -1]]), plan.inv, record, kept)
-                    kept += 1
-                if spec.progress is not None:
-                    spec.progress(done, spec.total_sweeps)
-        except KeyboardInterrupt:
-            interrupted = True
+    t1 = time.perf_counter()
+    try:
+        while done < spec.total_sweeps:
+            kernel.run(ir.h, ir.J.data, clamp_values if done == 0 else None, X, ladder[tix][None, :],
+                       spec.seed if done == 0 else None)
+            done += 1
+            if done % swap_every == 0:
+                E = kernel.energies(X)
+                adapting = adaptive and done <= spec.burn_in
+                if adapting:
+                    before = accepted.copy(), tried.copy()
+                swap_round(gaps, rounds[parity % len(rounds)], E, col_of, tix, rng, tried, accepted)
+                if adapting:
+                    window_acc += accepted - before[0]
+                    window_tried += tried - before[1]
+                parity ^= 1
+            if adaptive and done <= spec.burn_in and done % adapt_every == 0 and window_tried.all():
+                ladder = _adapt(ladder, window_acc / window_tried)
+                gaps = ladder[:-1] - ladder[1:]
+                window_tried[:] = 0
+                window_acc[:] = 0
+            after = done - spec.burn_in
+            if after > 0 and after % spec.thin == 0 and kept < spec.kept:
+                record[kept] = X[:, col_of[:, -1]]
+                kept += 1
+            if spec.progress is not None:
+                spec.progress(done, spec.total_sweeps)
+    except KeyboardInterrupt:
+        interrupted = True
     t2 = time.perf_counter()
-    samples = record[:, :kept].reshape(sets * kept, n)
     rates = np.divide(accepted, tried, out=np.zeros(R - 1), where=tried > 0)
-    info = run_info(backend.name, spec, ir, len(plan.blocks), done, cols, t0, t1, t2, interrupted,
+    info = run_info(backend.name, spec, ir, kernel, done, cols, t0, t1, t2, interrupted,
+                    **kernel.report(done, kept),
                     tempering={"ladder": ladder.tolist(), "replicas": R, "swap_every": swap_every,
                                "swap_acceptance": rates.tolist(), "adaptive": adaptive})
-    return SampleResult(ir, samples, sets, info)
+    return SampleResult.from_native(ir, record[:kept], info)
 
 
 def _adapt(ladder: np.ndarray, rates: np.ndarray, gain: float = 0.5) -> np.ndarray:

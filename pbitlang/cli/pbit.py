@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 
-from ..backends import backends, get_backend
-from ..compiler import compile as compile_program
-from ..compiler import load
+from ..api import TrainedModel, load, train
+from ..api import compile as compile_program
+from ..backends import get_backend, list_backends
 from ..errors import OptionError
 from .common import EXIT_INTERRUPTED, Parser, defines, run_main
 
@@ -19,7 +19,7 @@ def build_parser() -> Parser:
     r = sub.add_parser("run", help="sample a program (.pb or .pbir)")
     r.add_argument("program")
     r.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE")
-    r.add_argument("--backend", default="reference")
+    r.add_argument("--backend", default="cpu")
     r.add_argument("--chains", type=int, default=16)
     r.add_argument("--sweeps", type=int, default=1000)
     r.add_argument("--burn-in", type=int, default=100)
@@ -49,7 +49,7 @@ def build_parser() -> Parser:
     t.add_argument("--samples", type=int, default=4, help="samples per gradient estimate")
     t.add_argument("--spacing", type=int, default=2, help="sweeps between those samples")
     t.add_argument("--no-acp", action="store_true", help="turn the adaptive correlation penalty off")
-    t.add_argument("--backend", default="reference", help="sampler for both phases (reference, emulator, …)")
+    t.add_argument("--backend", default="cpu", help="sampler for both phases (cpu, reference, emulator, …)")
     t.add_argument("--fabric", help="fabric profile, for the emulator backend")
     t.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="any other backend option, e.g. threads=2 (repeatable)")
@@ -61,7 +61,7 @@ def build_parser() -> Parser:
     g.add_argument("model")
     g.add_argument("--chain")
     g.add_argument("--num", type=int, default=64)
-    g.add_argument("--backend", default="reference")
+    g.add_argument("--backend", default="cpu")
     g.add_argument("--fabric")
     g.add_argument("--sweeps", type=int, help="Gibbs sweeps per denoising step (default: the chain's)")
     g.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal within each step")
@@ -211,7 +211,6 @@ def _load_data(text: str):
 
 
 def _train(args) -> int:
-    from ..dtm.train import train
     prog = compile_program(args.program, defines(args.defines))
     data = _load_data(args.data)
     progress = None
@@ -237,7 +236,6 @@ def _train(args) -> int:
 
 
 def _generate(args) -> int:
-    from ..dtm.train import TrainedModel
     model = load(args.model)
     if not isinstance(model, TrainedModel):
         raise OptionError(f"{args.model} holds no trained chain (train one with 'pbit train')")
@@ -265,7 +263,7 @@ def _generate(args) -> int:
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "backends":
-        for name, description in backends().items():
+        for name, description in list_backends().items():
             print(f"{name:12} {description}")
         return 0
     if args.command == "train":

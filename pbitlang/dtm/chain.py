@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
-from ..backends.base import Runner, all_in, beta_schedule
+from ..backends.base import all_in, beta_schedule
 from ..errors import CompileError, PbitError
 from ..ir import _freeze_csr, _frozen
 from ..results import SampleResult
@@ -159,17 +159,10 @@ class DenoisingChain:
     def step(self, t: int):
         return step_ir(self.ir, self.spec, t, self.thetas[t - 1] if self.thetas.size else None, self.pattern)
 
-    @staticmethod
-    def _runner(be, model, num: int, copies: np.ndarray, options: dict):
-        """The backend's own runner for the step models (they share model's structure), or None where
-        sample() is the way: a backend or option set with only the generic runner, which calls
-        sample() itself."""
-        runner = be.runner(model, num, copies, **options)
-        return None if type(runner) is Runner else runner
-
-    def generate(self, num: int = 64, backend="reference", seed: int = 0, sweeps: int | None = None,
+    def generate(self, num: int = 64, backend="cpu", seed: int = 0, sweeps: int | None = None,
                  beta=None, **options) -> SampleResult:
-        """x_T from the stationary noise, then for t = T … 1 a Gibbs run of step t's model with x_t clamped."""
+        """x_T from the stationary noise, then for t = T … 1 a Gibbs run of step t's model with x_t
+        clamped, on one kernel of the backend (the step models share one structure)."""
         if not isinstance(num, int) or num < 1:
             raise PbitError(f"num must be an integer ≥ 1, got {num!r}")
         sweeps = self.spec.sweeps if sweeps is None else sweeps
@@ -183,26 +176,17 @@ class DenoisingChain:
         ledger: dict = {}
         t0 = time.perf_counter()
         copies = np.arange(n, n + d)
+        kernel = None
         for t in range(self.spec.steps, 0, -1):
             model = self.step(t)
-            if t == self.spec.steps:                           # built once, on the first step's model
-                runner = self._runner(be, model, num, copies, options)
+            if kernel is None:                                 # prepared once, on the first step's model
+                kernel = be.kernel(model, num, copies, **options)
             init = np.concatenate([state, x], axis=1)
             init[:, self.spec.data_index] = x                  # start the data spins at x_t
-            seed_t = int(rng.integers(2**31))
-            if runner is not None:                             # the same samples as sample() (tested), less set-up
-                b = betas if betas is not None else (model.beta if model.beta is not None else 1.0)
-                record, done = runner.run(model.h, model.J.data, x, init.T, sweeps, 0, sweeps, b, seed_t)
-                state, info = record[-1, :n].T.copy(), dict(runner.last_info, spin_updates=done)
-            else:
-                opts = dict(options)
-                if "initial" in be.options:
-                    opts["initial"] = init
-                res = be.sample(model, chains=num, sweeps=sweeps, burn_in=0, thin=sweeps, beta=beta, seed=seed_t,
-                                clamp_spins=(copies, x), **opts)
-                if res.info.get("interrupted"):            # a partial step is no sample: stop generating
-                    raise KeyboardInterrupt
-                state, info = res.samples[:, :n].copy(), res.info
+            S = np.ascontiguousarray(init.T, dtype=np.int8)
+            b = betas if betas is not None else np.full(sweeps, model.beta if model.beta is not None else 1.0)
+            draws = kernel.run(model.h, model.J.data, x, S, b, int(rng.integers(2**31)))
+            state, info = S[:n].T.copy(), {**kernel.report(sweeps, 1), "spin_updates": draws.spin_updates}
             x = state[:, self.spec.data_index].copy()
             energy += info.get("energy_per_sample_J", 0.0)
             latency += info.get("latency_per_sample_s", 0.0)

@@ -17,8 +17,8 @@ def binarized_digits(threshold: float = 8.0):
 
 
 def equilibrium_samples(program, variable: str, num: int, sweeps_between: int = 10, burn_in: int = 500,
-                        chains: int = 16, seed: int = 0, backend: str = "reference") -> np.ndarray:
-    """`num` configurations of `variable` from the reference sampler, flattened to (num, size)."""
+                        chains: int = 16, seed: int = 0, backend: str = "cpu") -> np.ndarray:
+    """`num` configurations of `variable` from a sampler (the cpu backend by default), flattened to (num, size)."""
     kept = -(-num // chains)
     res = program.sample(backend, chains=chains, sweeps=kept * sweeps_between, burn_in=burn_in,
                          thin=sweeps_between, seed=seed)

@@ -72,8 +72,11 @@ def quantize(ir, arithmetic: dict) -> Quantized:
 
 def input_bounds(q: Quantized, J) -> np.ndarray:
     """Per p-bit, the largest input it can see (before saturation): Σ_j |J_q,ij| + |h_q,i|."""
-    row = np.add.reduceat(np.abs(q.Jq).astype(np.int64), J.indptr[:-1]) if len(q.Jq) else np.zeros(len(q.hq), np.int64)
-    return np.where(np.diff(J.indptr) > 0, row, 0) + np.abs(q.hq).astype(np.int64)
+    n = len(q.hq)
+    rows = np.repeat(np.arange(n), np.diff(J.indptr))         # (reduceat fails on a last row with no couplings)
+    row = np.zeros(n, np.int64)
+    np.add.at(row, rows, np.abs(q.Jq).astype(np.int64))
+    return row + np.abs(q.hq).astype(np.int64)
 
 
 def input_window(q: Quantized, J, largest: int | None = None) -> int:

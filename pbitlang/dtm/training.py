@@ -28,8 +28,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from ..backends import get_backend
-from ..backends.base import one_blas_thread
-from ..compiler import Program
+from ..backends.base import Record, one_blas_thread
 from ..errors import PbitError
 from ..ir import load_ir
 from .chain import DenoisingChain, StepPattern, chain_spec, data_to_spins, step_ir
@@ -49,7 +48,7 @@ class TrainOptions:
     acp_start: float = 0.01
     acp_floor: float = 1e-4
     weight_decay: float = 0.0
-    backend: str = "reference"
+    backend: str = "cpu"
     backend_options: dict = field(default_factory=dict)     # e.g. {"fabric": "ideal", "threads": 2}
 
     def check(self):
@@ -318,55 +317,56 @@ def mean_energy_gradient(ir, m: np.ndarray, C: np.ndarray) -> np.ndarray:
     return AffineGradient(ir).mean(m, C)
 
 
-class TrainedModel(Program):
-    """A program with a trained denoising chain: per-step weights, metrics, and generation."""
+@dataclass
+class TrainedChain:
+    """What training makes: the program (base_ir), the chain trained, per-step weights, and the run's
+    info and metrics (one row per step and batch).  pbitlang.api wraps it as a TrainedModel."""
+    base_ir: object
+    chain: str
+    thetas: np.ndarray
+    info: dict = field(default_factory=dict)
+    metrics: list = field(default_factory=list)
 
-    def __init__(self, ir, chain: str, thetas: np.ndarray, info: dict | None = None):
-        super().__init__(ir.with_weights(thetas[0]) if ir.weights is not None and len(thetas) else ir)
-        self.base_ir = ir
-        self.chain = chain
-        self.thetas = np.asarray(thetas, dtype=np.float64)
-        self.info = dict(info or {})
-
-    def generate(self, chain: str | None = None, num: int = 64, backend="reference", seed: int = 0, **options):
+    def generate(self, chain: str | None = None, num: int = 64, backend="cpu", seed: int = 0, **options):
         if chain is not None and chain != self.chain:
             raise PbitError(f"this model was trained for chain '{self.chain}', not '{chain}'")
         spec = chain_spec(self.base_ir, self.chain)
         return DenoisingChain(self.base_ir, spec, self.thetas).generate(num=num, backend=backend, seed=seed, **options)
 
     def save(self, path) -> None:
-        """A .pbir file with the per-step weights; pb.load gives a TrainedModel back."""
+        """A .pbir file with the per-step weights; load_trained gives them back."""
+        import io
         import zipfile
         self.base_ir.save(path)
         meta = {"chain": self.chain, "info": json.loads(json.dumps(self.info, default=str))}
         with zipfile.ZipFile(path, "a") as z:
-            import io
             buf = io.BytesIO()
-            np.save(buf, self.thetas, allow_pickle=False)
+            np.save(buf, np.asarray(self.thetas, dtype=np.float64), allow_pickle=False)
             z.writestr("dtm.thetas.npy", buf.getvalue())
             buf = io.BytesIO()
             np.save(buf, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), allow_pickle=False)
             z.writestr("dtm.meta.npy", buf.getvalue())
 
     @staticmethod
-    def load(path) -> "TrainedModel | None":
+    def load(path) -> "TrainedChain | None":
+        """The trained chain saved in a .pbir file, or None when it holds a plain program."""
         ir = load_ir(path)
         with np.load(path, allow_pickle=False) as z:
             if "dtm.thetas" not in z.files:
                 return None
             thetas = z["dtm.thetas"]
             meta = json.loads(z["dtm.meta"].tobytes().decode())
-        return TrainedModel(ir, meta["chain"], thetas, meta.get("info"))
+        return TrainedChain(ir, meta["chain"], thetas, meta.get("info") or {})
 
 
-def train(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
-          resume=None, log=None, progress=None, **options) -> TrainedModel:
-    """Train the chain's step models on `data` (num, d) of bits or spins.  See the module docstring."""
+def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
+          resume=None, log=None, progress=None, **options) -> TrainedChain:
+    """Train the chain's step models on `data` (num, d) of bits or spins.  See the module docstring.
+    program: an IR, or anything with one as .base_ir (a trained model: training goes on from its
+    program) or .ir (a Program)."""
     opts = TrainOptions(epochs=epochs, **options)
     opts.check()
-    ir = program.ir if isinstance(program, Program) else program
-    if isinstance(program, TrainedModel):
-        ir = program.base_ir
+    ir = getattr(program, "base_ir", None) or getattr(program, "ir", program)
     if ir.weights is None or ir.weights.num_weights == 0:
         raise PbitError("the program has no trainable weights (declare some with 'weight')")
     spec = chain_spec(ir, chain)
@@ -438,9 +438,7 @@ def train(program, data, chain: str | None = None, epochs: int = 10, seed: int =
             "options": opts.__dict__, "interrupted": interrupted,
             "final": metrics[-T:] if metrics else [],
             "spin_updates": int(sum(m["spin_updates"] for m in metrics))}
-    model = TrainedModel(ir, spec.name, thetas, info)
-    model.metrics = metrics
-    return model
+    return TrainedChain(ir, spec.name, thetas, info, metrics)
 
 
 class StackedSteps:
@@ -502,24 +500,31 @@ class StackedSteps:
 
 
 class BatchSampler:
-    """The two sampler runs of every batch, on runners built once (the stacked model's structure and
-    the clamped positions do not change during training; only weights and clamp values do)."""
+    """The two sampler runs of every batch, on kernels prepared once (the stacked model's structure
+    and the clamped positions do not change during training; only weights and clamp values do)."""
 
     def __init__(self, ir, spec, stack, latent, backend, B: int, opts, options: dict):
         T, size, n, d = stack.T, stack.size, ir.num_spins, len(spec.data_index)
         self.data = np.concatenate([o + spec.data_index for o in stack.offsets])          # x_{t−1} of each step
         self.copies = np.concatenate([o + n + np.arange(d) for o in stack.offsets])       # its clamped x_t
         self.exact_positive = latents_independent(ir, latent)
-        self.positive = (backend.runner(stack.template, B, np.r_[self.data, self.copies], **options)
+        self.positive = (backend.kernel(stack.template, B, np.r_[self.data, self.copies], **options)
                          if len(latent) else None)
-        self.negative = backend.runner(stack.template, B, self.copies, **options)
+        self.negative = backend.kernel(stack.template, B, self.copies, **options)
         self.fixed = np.concatenate([o + ir.clamp_index for o in stack.offsets])
         self.fixed_value = np.tile(ir.clamp_value, T)
         self.B, self.T, self.size, self.n, self.opts = B, T, size, n, opts
-        self.persistent = None                   # the model phase's chains, carried from batch to batch
+        self.persistent = None                   # the model phase's chains (T·size, B), carried from batch to batch
         self.entries = coupling_entries(ir)
         self.pairs = unique_pairs(*self.entries)
         self.gradient = AffineGradient(ir, *self.entries)
+
+    def _run(self, kernel, h, data, clamp_values, state, sweeps, burn_in, thin, beta, seed) -> tuple:
+        """(the kept states (sweeps // thin, T·size, B), spin updates) of one run from `state` (updated)."""
+        out = np.empty((sweeps // thin,) + state.shape, dtype=np.int8)
+        draws = kernel.run(h, data, clamp_values, state, np.full(burn_in + sweeps, float(beta)), seed,
+                           Record(out, burn_in, thin))
+        return out, draws.spin_updates
 
     def run(self, h, data, traj, beta, rng) -> tuple:
         """(positive, negative) samples (k, T·size, B) of the stacked model, and the spin updates done."""
@@ -534,18 +539,17 @@ class BatchSampler:
             # latents with no coupling among themselves are independent given the clamped data: one sweep
             # per sample is then an exact draw, with no warm-up
             sweeps, burn, thin = (k, 0, 1) if self.exact_positive else (k * spacing, o.warmup_sweeps, spacing)
-            pos, u = self.positive.run(h, data, np.concatenate([x_prev, x_next], axis=1), self.persistent,
-                                       sweeps, burn, thin, beta, int(rng.integers(2**31)))
+            pos, u = self._run(self.positive, h, data, np.concatenate([x_prev, x_next], axis=1),
+                               self.persistent.copy(), sweeps, burn, thin, beta, int(rng.integers(2**31)))
             updates += u
         else:
             pos = np.zeros((1, T * size, B), dtype=np.int8)
             pos[0, self.data] = x_prev.T
             pos[0, self.fixed] = self.fixed_value[:, None]
-        # model phase: only x_t clamped; persistent chains
-        neg, u = self.negative.run(h, data, x_next, self.persistent, k * spacing, o.warmup_sweeps, spacing, beta,
-                                   int(rng.integers(2**31)))
+        # model phase: only x_t clamped; persistent chains, updated in place
+        neg, u = self._run(self.negative, h, data, x_next, self.persistent, k * spacing, o.warmup_sweeps, spacing,
+                           beta, int(rng.integers(2**31)))
         updates += u
-        self.persistent = neg[-1].copy()
         return pos, neg, updates
 
 

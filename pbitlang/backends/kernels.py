@@ -1,4 +1,6 @@
-"""Compiled (numba) kernels of the p-bit fabric: one colour block, one clock tick at a time.
+"""Compiled (numba) heat-bath kernels of the `cpu` backend and the p-bit emulator: one colour block,
+one clock tick at a time; float32 (the `cpu` backend, the ideal fabric) and fixed point (the
+emulator's finite-precision fabrics).
 
 Why numba: a p-bit update is a few multiply-adds, a table lookup and a random
 number; in numpy each step is a separate pass over memory and Python overhead
@@ -20,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..layout import record_state, set_rows
 
 M32 = np.uint64(0xFFFFFFFF)
 LOG2E = np.float32(1.4426950408889634)
@@ -165,12 +166,11 @@ def _decide_biased(thresh, bias, r, tmax):
 
 
 @njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, beta, s0, s1, q_update, acc, t, new,
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s0, s1, q_update, acc, t, new,
                  kb_ptr, kb_coeff, kb_others, c0, c1):
     """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s
-    (with, when tiled, base[r] the tile part of spins[r]'s input)."""
+    (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
-    scale = np.float32(2.0 * beta) * LOG2E
     for r in range(len(spins)):
         i = spins[r]
         j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], base, r if tiled else -1,
@@ -191,16 +191,17 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, beta, s0
                 acc[c] += t[c]
         dest = S_write[i] if q_update >= 1.0 else new
         for c in range(u0, u1):
-            dest[c] = _heat_bath(acc[c] * scale, _next(s0, s1, c))
+            dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
         if q_update < 1.0:
             _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
 
 @njit(fastmath=True, cache=True)
-def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, table, window, shift, acc_max, lut_bits,
+def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables, toff, window, shift, acc_max, lut_bits,
                  use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
                  q_update, acc, index, thresh, new, c0, c1):
     """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits.
+    tables: the activation tables of the run's βs one after another; toff[c]: where chain c's starts.
 
     The integer arithmetic runs in the float type of `acc` (float32 where every partial sum is
     below 2^24, so exact; else float64), which vectorises better than numba's int64 promotion.
@@ -227,7 +228,7 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, table,
                 v = -(acc[c] + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3))
                 index[c] = _table_index(v, win, inv_step)        # |v| ≤ window ≤ acc_max: no saturation
         for c in range(u0, u1):
-            thresh[c] = table[index[c]]
+            thresh[c] = tables[toff[c] + index[c]]
         bi = bias_q[i]
         dest = S_write[i] if q_update >= 1.0 else new
         if rng_kind == RNG_PERFECT:
@@ -247,15 +248,12 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, table,
 
 
 @njit(inline="always")
-def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native):
-    """Keep the state after this sweep when it is a thin-th one past burn-in, in record (chains, kept,
-    n) or, native, (kept, n, chains); returns the kept count."""
+def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1):
+    """Keep the state after this sweep in record[k] (kept, n, chains) when it is a thin-th one past
+    burn-in and there is room; returns the kept count."""
     after = sweep + 1 - burn_in
-    if after > 0 and after % thin == 0 and k < (record.shape[0] if native else record.shape[1]):
-        if native:
-            record[k, :, c0:c1] = S[:, c0:c1]
-        else:
-            record_state(S, record, k, c0, c1)
+    if after > 0 and after % thin == 0 and k < record.shape[0]:
+        record[k, :, c0:c1] = S[:, c0:c1]
         return k + 1
     return k
 
@@ -287,18 +285,6 @@ def seed_sequence_words(pool, out, every, keep, nonzero):
         j += 1
         if j == len(pool):
             j = 0
-
-
-@njit(cache=True)
-def load_state(S, initial, fixed_index, fixed_value, chain_index, chain_value):
-    """S = initial (n, chains), then the clamps: fixed_value[k] at fixed_index[k] in every chain and
-    chain_value[c, k] at chain_index[k] (the runners' start)."""
-    S[:] = initial
-    C = S.shape[1]
-    for k in range(len(fixed_index)):
-        for c in range(C):
-            S[fixed_index[k], c] = fixed_value[k]
-    set_rows(S, chain_index, chain_value)
 
 
 @njit(inline="always")
@@ -342,13 +328,24 @@ def _segment(S, tiling, sg, Fb, Ab, none, c0, c1):
     return segments[sg, 0], segments[sg, 1], base, tile >= 0
 
 
+@njit(inline="always")
+def _chain_values(row, out, scale, c0, c1):
+    """out[c] = scale · row[c], or scale · row[0] for every chain when the row has one value."""
+    if len(row) == 1:
+        for c in range(c0, c1):
+            out[c] = scale * row[0]
+    else:
+        for c in range(c0, c1):
+            out[c] = scale * row[c]
+
+
 @njit(cache=True, parallel=True)
 def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
-                sweep_from, sweep_to, burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups, native=False):
-    """Sweeps sweep_from..sweep_to-1 of the exact fabric, chain groups in parallel (each chain's random
+                burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
+    """len(betas) sweeps of the float32 heat bath, chain groups in parallel (each chain's random
     stream is its own, so the samples do not depend on the grouping); returns the kept count.
-    Synchronous sweeps go colour block by colour block, each a run of segments of the update order
-    `blocks` (tiling[0]: first, end, tile or −1; see tiles.BlockTiles.weights)."""
+    betas (sweeps, 1 or chains).  Synchronous sweeps go colour block by colour block, each a run of
+    segments of the update order `blocks` (tiling[0]: first, end, tile or −1; see tiles.BlockTiles)."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
@@ -357,58 +354,62 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
         acc = np.empty(C, np.float32)
         t = np.empty(C, np.float32)
         new = np.empty(C, np.int8)
+        scale = np.empty(C, np.float32)
         Fb, Ab, none = _tile_buffers(tiling, c1 - c0, np.float32)
         k = kept
-        for sweep in range(sweep_from, sweep_to):
-            beta = betas[sweep]
+        for sweep in range(betas.shape[0]):
+            _chain_values(betas[sweep], scale, np.float32(2.0) * LOG2E, c0, c1)
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, beta, s0, s1,
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, s0, s1,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, beta, s0, s1, q_update,
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, s0, s1, q_update,
                                  acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
-            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
     return kept_out[0]
 
 
 @njit(cache=True, parallel=True)
-def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of_sweep, window,
+def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of, window,
                 shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
-                hold_threshold, S, snapshot, sweep_from, sweep_to, burn_in, thin, record, kept, groups, native=False):
-    """Sweeps sweep_from..sweep_to-1 of a fixed-point fabric, chain groups in parallel; returns the kept count.
-    The accumulator (and the tiles' products) has the float type of hq (see update_fixed); the
-    segments as in drive_exact."""
+                hold_threshold, S, snapshot, burn_in, thin, record, kept, groups):
+    """len(table_of) sweeps of a fixed-point fabric, chain groups in parallel; returns the kept count.
+    tables (β's, entries): the activation tables; table_of (sweeps, 1 or chains): each sweep's
+    table (per chain: parallel tempering).  The accumulator (and the tiles' products) has the float
+    type of hq (see update_fixed); the segments as in drive_exact."""
     C = S.shape[1]
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
+    flat = tables.ravel()
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, hq.dtype)
         index = np.empty(C, np.uint32)
         thresh = np.empty(C, np.uint32)
         new = np.empty(C, np.int8)
+        toff = np.empty(C, np.int64)
         Fb, Ab, none = _tile_buffers(tiling, c1 - c0, hq.dtype)
         k = kept
-        for sweep in range(sweep_from, sweep_to):
-            table = tables[table_of_sweep[sweep]]
+        for sweep in range(table_of.shape[0]):
+            _chain_values(table_of[sweep], toff, tables.shape[1], c0, c1)
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, table, window, shift,
+                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, flat, toff, window, shift,
                                  acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
                                  taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, table, window, shift,
+                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, flat, toff, window, shift,
                                  acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps,
                                  width, hold, hold_threshold, q_update, acc, index, thresh, new, c0, c1)
-            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1, native)
+            k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
     return kept_out[0]
 

@@ -1,0 +1,77 @@
+"""The user's surface over the pipeline: Program (a compiled model and what users run on it),
+compile, load and train.  It sits above the compiler, the backends and the dtm package, and is
+the only module that joins them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .backends import run_backend
+from .compiler import compile_ir
+from .dtm.training import TrainedChain, train_chain
+from .errors import PbitError
+from .ir import IR, load_ir
+
+DEFAULT_BACKEND = "cpu"
+
+
+class Program:
+    """A compiled program: its IR and the operations users run on it."""
+
+    def __init__(self, ir: IR, timings: dict | None = None):
+        self.ir = ir
+        self.timings = timings or {}
+
+    def __repr__(self):
+        return f"<pbitlang.Program {self.ir.name!r}: {self.ir.num_spins} spins, {self.ir.num_couplings} couplings>"
+
+    def save(self, path) -> None:
+        self.ir.save(path)
+
+    def sample(self, backend=DEFAULT_BACKEND, **options):
+        """Draw samples with a backend (see pbitlang.list_backends())."""
+        return run_backend(self.ir, backend, **options)
+
+    def with_weights(self, theta) -> "Program":
+        return Program(self.ir.with_weights(theta), self.timings)
+
+
+class TrainedModel(Program):
+    """A program with a trained denoising chain: per-step weights, metrics, and generation.  Its IR
+    is the program at the first step's weights."""
+
+    def __init__(self, trained: TrainedChain):
+        ir, thetas = trained.base_ir, trained.thetas
+        super().__init__(ir.with_weights(thetas[0]) if ir.weights is not None and len(thetas) else ir)
+        self.trained = trained
+        self.base_ir, self.chain, self.thetas = ir, trained.chain, trained.thetas
+        self.info, self.metrics = trained.info, trained.metrics
+
+    def generate(self, chain: str | None = None, num: int = 64, backend=DEFAULT_BACKEND, seed: int = 0, **options):
+        """Run the chain in reverse: `num` samples of the data variables (a SampleResult)."""
+        return self.trained.generate(chain, num=num, backend=backend, seed=seed, **options)
+
+    def save(self, path) -> None:
+        """A .pbir file with the per-step weights; pb.load gives a TrainedModel back."""
+        self.trained.save(path)
+
+
+def compile(program, params: dict | None = None, **options) -> Program:  # noqa: A001 - the public name
+    """Compile a .pb path or program text (or load a .pbir path) into a Program."""
+    if isinstance(program, (str, Path)) and str(program).strip().endswith(".pbir") and "\n" not in str(program):
+        if params:
+            raise PbitError("params cannot be applied to a compiled .pbir file")
+        return load(program)
+    timings: dict = {}
+    ir = compile_ir(program, params, timings=timings, **options)
+    return Program(ir, timings)
+
+
+def load(path) -> Program:
+    """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
+    trained = TrainedChain.load(path)
+    return TrainedModel(trained) if trained is not None else Program(load_ir(path))
+
+
+def train(program, data, chain=None, epochs=10, seed=0, **options) -> TrainedModel:
+    """Train a denoising chain of `program` on `data` (see pbitlang.dtm.training and docs/dtm.md)."""
+    return TrainedModel(train_chain(program, data, chain=chain, epochs=epochs, seed=seed, **options))

@@ -1,0 +1,140 @@
+"""The `cpu` backend: compiled (numba) chromatic Gibbs sampling, the default.
+
+The same heat bath as `reference`, p(s_i = +1) = σ(−2β f_i), in float32 arithmetic on int8
+states (n, chains), chains on the fast axis so that every update is one vectorised loop over
+chains.  Colour blocks run one after another; dense parts of a block (an RBM's layers) go
+through BLAS as tiles (see tiles.py).  Each chain has its own random stream (xoroshiro128+,
+seeded from the seed and the chain's index alone), so the samples are the same for any number of
+threads and any split of the chains.  The p-bit emulator's ideal fabric runs this kernel."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BackendError
+from . import kernels
+from .base import COMMON_OPTIONS, Backend, Draws, Kernel, Record, chain_words, one_blas_thread
+from .tiles import block_tiles
+
+CHAIN_ALIGN = 64             # chains per cache line of the int8 states (spins × chains): a thread's share
+
+
+def chain_groups(chains: int, threads) -> np.ndarray:
+    """Boundaries of the chain groups that run in parallel (one group per thread), on multiples of
+    CHAIN_ALIGN chains.  Why: a spin's states of all chains share cache lines, 64 chains a line; two
+    threads writing parts of one line take it from each other on every update.  Fewer chains than
+    two lines run on one thread whatever `threads` says."""
+    import numba
+    if threads == "auto":
+        threads = numba.get_num_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise BackendError(f"threads must be an integer ≥ 1 or 'auto', got {threads!r}")
+    g = max(1, min(int(threads), chains))
+    cuts = np.round(np.linspace(0, chains, g + 1) / CHAIN_ALIGN).astype(np.int64) * CHAIN_ALIGN
+    return np.unique(np.r_[0, np.clip(cuts[1:-1], 0, chains), chains]).astype(np.int64)
+
+
+def update_order(ir, free: np.ndarray) -> tuple:
+    """(the free spins colour by colour, each colour's bounds in that list)."""
+    order = free[np.lexsort((free, ir.colors[free]))].astype(np.int64)
+    block_ptr = np.r_[0, np.cumsum(np.bincount(ir.colors[order], minlength=ir.num_colors))].astype(np.int64)
+    return order, block_ptr
+
+
+def kbody_table(ir):
+    """Per spin, its k-body factors: (ptr (n+1,), coefficient, other members padded with −1)."""
+    n = ir.num_spins
+    width = max([k - 1 for k in ir.kbody] + [1])
+    targets, coeffs, others = [], [], []
+    for k, (idx, coeff) in ir.kbody.items():
+        for p in range(k):
+            targets.append(idx[:, p])
+            coeffs.append(coeff)
+            rest = np.delete(idx, p, axis=1)
+            others.append(np.pad(rest, ((0, 0), (0, width - rest.shape[1])), constant_values=-1))
+    if not targets:
+        return np.zeros(n + 1, np.int64), np.zeros(0, np.float32), np.full((0, width), -1, np.int64)
+    t = np.concatenate(targets)
+    order = np.argsort(t, kind="stable")
+    ptr = np.r_[0, np.cumsum(np.bincount(t, minlength=n))].astype(np.int64)
+    return ptr, np.concatenate(coeffs)[order].astype(np.float32), np.concatenate(others)[order].astype(np.int64)
+
+
+def chain_streams(seed: int, chains: int) -> tuple:
+    """The per-chain xoroshiro128+ states (s0, s1), from (seed, chain) alone (s1 odd: never all zero)."""
+    words = chain_words(seed, chains, 2, stream=2)
+    return words[0].copy(), words[1] | np.uint64(1)
+
+
+def beta_rows(betas, chains: int, dtype=np.float32) -> np.ndarray:
+    """betas (sweeps,) or (sweeps, chains) as the kernels take them: (sweeps, 1 or chains)."""
+    b = np.asarray(betas, dtype=dtype)
+    b = b[:, None] if b.ndim == 1 else b
+    if b.ndim != 2 or b.shape[1] not in (1, chains):
+        raise ValueError(f"betas must be (sweeps,) or (sweeps, {chains})")
+    return np.ascontiguousarray(b)
+
+
+def record_parts(record: Record | None, n: int, chains: int) -> tuple:
+    """(out, burn_in, thin, kept) for the compiled drivers; an empty record keeps nothing."""
+    if record is None:
+        return np.empty((0, n, chains), np.int8), 0, 1, 0
+    return record.out, record.burn_in, record.thin, record.kept
+
+
+class CpuKernel(Kernel):
+    """The structure compiled for the kernels once: the update order, the padded neighbour rows and
+    dense tiles, the k-body table, the chain groups; per run only the weights are written."""
+    ticks, q = 0, 1.0                 # synchronous colour-by-colour sweeps (the emulator may clock otherwise)
+
+    def __init__(self, ir, chains: int, clamp_index=(), threads=1):
+        super().__init__(ir, chains, clamp_index)
+        self.order, self.block_ptr = update_order(ir, self.free)
+        self.groups = chain_groups(self.chains, threads)
+        self.s0 = self.s1 = None
+
+    def structure(self):
+        """The tiles and k-body table (after the clocking is known: asynchronous sweeps use no tiles)."""
+        self.tiles = block_tiles(self.ir.J, self.order, self.block_ptr, synchronous=self.ticks == 0)
+        self.buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
+        self.kb = kbody_table(self.ir)
+        self.snapshot = np.empty((self.ir.num_spins, self.chains) if self.ticks else (0, 0), np.int8)
+        return self
+
+    def check_state(self, state) -> None:
+        if state.dtype != np.int8 or state.shape != (self.ir.num_spins, self.chains) or not state.flags.c_contiguous:
+            raise ValueError(f"the state must be C-contiguous int8 ({self.ir.num_spins}, {self.chains})")
+
+    def streams(self, seed) -> None:
+        if seed is not None or self.s0 is None:
+            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chains)
+
+    def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
+        self.check_state(state)
+        self.load(h, J_data, clamp_values, state)
+        self.streams(seed)
+        b = beta_rows(betas, self.chains)
+        rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.buffers)
+        out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
+        blas = one_blas_thread() if self.tiles.num_tiles else None
+        try:
+            kept = kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows, np.asarray(h, np.float32), b,
+                                       self.s0, self.s1, state, self.snapshot, burn_in, thin, out, kept, *self.kb,
+                                       self.groups)
+        finally:
+            if blas is not None:
+                blas.restore_original_limits()
+        if record is not None:
+            record.kept = int(kept)
+        return Draws(len(b), int(kept), self.updates(len(b)))
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+    description = "compiled chromatic Gibbs (numba, float32 on int8 states), threads over chains: the default"
+    options = {**COMMON_OPTIONS,
+               "threads": "threads sharing the chains (default 1; 'auto': all numba threads); the samples are the "
+                          "same for any number"}
+    kernel_options = ("threads",)
+
+    def prepare(self, ir, chains: int, clamp_index=(), threads=1) -> CpuKernel:
+        return CpuKernel(ir, chains, clamp_index, threads).structure()

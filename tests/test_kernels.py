@@ -1,0 +1,147 @@
+"""The backend protocol: prepare() once, Kernel.run() per set of weights; the driver loop; the
+properties every sampling kernel has (pieces = one run, any thread count, per-chain β, clamps)."""
+import numpy as np
+import pytest
+
+import pbitlang as pb
+from pbitlang.backends import get_backend
+from pbitlang.backends.base import Record, drive
+from pbitlang.backends.exact import ExactBackend
+from pbitlang.testing import random_model_source
+
+SAMPLING = ["cpu", "reference", "emulator"]
+
+RBM = """
+spin v[7];
+spin z[5];
+weight W[7, 5] = normal(0, 0.6, seed = 3);
+energy {
+    -W[i, j] * v[i] * z[j]   for i in 0..7, j in 0..5;
+    0.3 * v[i] * v[i + 1]    for i in 0..6;
+    -0.2 * z[j]              for j in 0..5;
+}
+"""
+
+
+def _start(ir, chains, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.ascontiguousarray((2 * rng.integers(0, 2, size=(ir.num_spins, chains)) - 1).astype(np.int8))
+
+
+@pytest.mark.parametrize("backend", SAMPLING)
+def test_a_run_in_pieces_draws_what_one_run_draws(backend):
+    ir = pb.compile(random_model_source(3, n=10)).ir
+    betas = np.linspace(0.5, 1.2, 40)
+    outs = []
+    for pieces in ([40], [7, 13, 20]):
+        kernel = get_backend(backend).prepare(ir, 5)
+        state = _start(ir, 5)
+        out = np.empty((20, ir.num_spins, 5), np.int8)
+        done, kept = 0, 0
+        for size in pieces:
+            rec = Record(out, 10 - done, 2, kept)
+            draws = kernel.run(ir.h, ir.J.data, None, state, betas[done:done + size], 4 if done == 0 else None, rec)
+            done, kept = done + size, draws.kept
+        assert kept == 15
+        outs.append(out[:kept].copy())
+    assert np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emulator"])
+def test_threads_do_not_change_the_samples(backend):
+    ir = pb.compile("examples/ising2d.pb", params={"L": 8}).ir
+    runs = [ir and pb.get_backend(backend).sample(ir, chains=192, sweeps=30, seed=3, threads=t).samples
+            for t in (1, 2, 3)]
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+
+
+def test_a_chain_draws_the_same_whatever_the_other_chains():
+    """Each chain's stream comes from (seed, chain) alone: 8 chains are the first 8 of 100."""
+    ir = pb.compile("examples/ising2d.pb", params={"L": 8}).ir
+    few = get_backend("cpu").sample(ir, chains=8, sweeps=20, seed=5)
+    many = get_backend("cpu").sample(ir, chains=100, sweeps=20, seed=5)
+    assert np.array_equal(few.native, many.native[:, :, :8])
+
+
+@pytest.mark.parametrize("backend", SAMPLING)
+def test_one_beta_per_chain_samples_each_chain_at_its_own(backend):
+    """Kernel.run with betas (sweeps, chains): chains at β = 0 are uniform, chains at large β sit in
+    the ground state of a ferromagnet; a single β would make both halves alike (the control)."""
+    ir = pb.compile("spin s[6]; energy -s[i] * s[i + 1] for i in 0..5;").ir
+    kernel = get_backend(backend).prepare(ir, 64)
+    state = _start(ir, 64)
+    betas = np.tile(np.r_[np.zeros(32), np.full(32, 8.0)], (300, 1))
+    out = np.empty((200, ir.num_spins, 64), np.int8)
+    kernel.run(ir.h, ir.J.data, None, state, betas, 0, Record(out, 100))
+    aligned = np.abs(out.sum(axis=1)) == ir.num_spins                    # (kept, chains)
+    assert aligned[:, 32:].mean() > 0.99 and aligned[:, :32].mean() < 0.1
+
+
+@pytest.mark.parametrize("backend", SAMPLING)
+def test_clamp_values_change_from_run_to_run(backend):
+    """Clamped rows written anew each run are what the next run conditions on."""
+    ir = pb.compile("spin s[4]; energy -3 * s[0] * s[1] - 3 * s[2] * s[3];").ir
+    kernel = get_backend(backend).prepare(ir, 16, np.array([0, 2]))
+    state = _start(ir, 16)
+    for value in (1, -1, 1):
+        kernel.run(ir.h, ir.J.data, np.full((16, 2), value, np.int8), state, np.ones(50), 1)
+        assert np.all(state[[0, 2]] == value)
+        assert np.mean(state[[1, 3]] == value) > 0.95
+
+
+@pytest.mark.parametrize("backend", SAMPLING)
+def test_new_weights_each_run_on_one_kernel(backend):
+    """Training's use: one kernel, many weights; each run samples its own weights' distribution."""
+    ir = pb.compile(RBM).ir
+    kernel = get_backend(backend).prepare(ir, 128)
+    state = _start(ir, 128)
+    for w in (0.0, 2.0):
+        out = np.empty((100, ir.num_spins, 128), np.int8)
+        kernel.run(np.zeros(ir.num_spins), np.full(ir.J.nnz, -w), None, state, np.ones(150), 2, Record(out, 50))
+        sign = np.sign(ir.J.data)
+        rows = np.repeat(np.arange(ir.num_spins), np.diff(ir.J.indptr))
+        corr = (out[:, rows, :] * out[:, ir.J.indices, :]).mean(axis=(0, 2))
+        if w == 0.0:
+            assert np.abs(corr).max() < 0.1
+        else:
+            assert corr.min() > 0.8 and np.all(sign != 0)
+
+
+def test_the_driver_keeps_what_was_drawn_on_ctrl_c():
+    ir = pb.compile("examples/ising2d.pb", params={"L": 8}).ir
+    kernel = get_backend("cpu").prepare(ir, 4)
+    state = _start(ir, 4)
+    out = np.empty((100, ir.num_spins, 4), np.int8)
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    import pbitlang.backends.base as base
+    old, base.CHUNK_UPDATES = base.CHUNK_UPDATES, 64 * 4 * 10          # ten sweeps a piece
+    try:
+        kept, done, interrupted, _ = drive(kernel, ir.h, ir.J.data, None, state, np.ones(100), 0, 0, 1, out, progress)
+    finally:
+        base.CHUNK_UPDATES = old
+    assert interrupted and done == 20 and kept == 20
+
+
+def test_exact_has_no_kernel():
+    with pytest.raises(pb.BackendError, match="no Markov chain kernel"):
+        ExactBackend().prepare(pb.compile("spin s;").ir, 1)
+
+
+def test_kernel_options_are_checked():
+    ir = pb.compile("spin s[2];").ir
+    with pytest.raises(pb.OptionError, match="no kernel option 'fabric'"):
+        get_backend("cpu").kernel(ir, 2, fabric="fpga")
+
+
+def test_the_old_backends_function_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="list_backends"):
+        listed = pb.backends()
+    assert listed == pb.list_backends() and "cpu" in listed
+    import pbitlang.backends as module
+    assert pb.backends is module
