@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import pbitlang as pb
-from pbitlang.semantics.colour import colour, is_proper
+from pbitlang.colour import colour, is_proper
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -20,7 +20,7 @@ from numba import njit
 
 from ..errors import OptionError
 from ..results import SampleResult
-from .base import initial_state, run_info
+from .runspec import initial_state, run_info
 
 
 def ladder_from(option: dict, beta: float) -> tuple:

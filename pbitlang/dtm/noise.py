@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import CompileError
-from ..semantics.colour import colour
+from ..colour import colour
 from .schedules import coupling_strength, flip_schedule
 
 

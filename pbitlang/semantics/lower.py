@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from ..errors import CompileError, LimitError
 from ..grammar import ast
 from ..ir import IR, Constraint, Observable, Poly, WeightMap, make_ir
-from .colour import colour, coupling_graph
+from ..colour import colour, coupling_graph
 from .evaluate import Env, describe, evaluate
 from .expand import Chunk, expand_statement, outer_grid, reduce_rows, ref_indices
 from .simplify import Ref
