@@ -3,7 +3,7 @@
 Models: examples/ising_dtm.pb (a 16×16 lattice DTM: ≈8 couplings per spin, near the probe's 4) and
 examples/digits_dtm.pb (an RBM DTM: 64 visible bits + 32 hidden spins per step, ≈43 couplings per
 spin), T = 4, batch 64, the default training options (20 warm-up sweeps, 4 samples 2 sweeps apart),
-on random data (the speed does not depend on the data).  Backends: the reference, the emulator's
+on random data (the speed does not depend on the data).  Backends: cpu, the emulator's
 default (ideal) fabric and its fpga profile (fixed point, per-p-bit RNGs, the ledger).  For each: seconds per training
 epoch (three epochs, set-up included, divided by three), one epoch's sampler runs alone (the
 runners training uses, same run lengths, no gradient work: the yardstick for training overhead),
@@ -29,7 +29,7 @@ from pbitlang.dtm.chain import chain_spec  # noqa: E402
 
 DTM = __import__("importlib").import_module("pbitlang.dtm.training")
 MODELS = ["ising_dtm", "digits_dtm"]
-BACKENDS = [("reference", "reference", {}), ("emulator", "emulator", {}),           # (label, backend, options)
+BACKENDS = [("cpu", "cpu", {}), ("emulator", "emulator", {}),           # (label, backend, options)
             ("emulator/fpga", "emulator", {"fabric": "fpga"})]                # fixed point, RNGs, ledger
 B, ROWS, EPOCHS, ROUNDS = 64, 1024, 3, 5
 PROBE_READS = 4                     # couplings per spin update of the probe's 2D lattice
