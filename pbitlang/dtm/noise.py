@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import CompileError
+from ..backends.reference import heat_bath
 from ..colour import colour
 from .schedules import coupling_strength, flip_schedule
 
@@ -72,9 +73,8 @@ class CorrelatedNoise(FlipNoise):
         for _ in range(self.sweeps):
             for c in range(int(self.colors.max()) + 1 if len(self.colors) else 0):
                 block = np.flatnonzero(self.colors == c)
-                f = self._fields(y, x, t, block)
-                p_up = 1.0 / (1.0 + np.exp(-2.0 * f))
-                y[:, block] = np.where(rng.random(f.shape) < p_up, 1.0, -1.0)
+                f = self._fields(y, x, t, block)          # −∂E_fwd/∂y: the energy's field is −f
+                y[:, block] = heat_bath(-f, 1.0, rng.random(f.shape))
         return y.astype(np.int8)
 
     def log_forward_prob(self, x_prev: np.ndarray, x_next: np.ndarray, t: int) -> np.ndarray:
