@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import pbitlang as pb
-from pbitlang.backends import get_backend
 from pbitlang.dtm import chain_spec
 from pbitlang.dtm.noise import CorrelatedNoise, FlipNoise, lattice_graph
 from pbitlang.dtm.schedules import coupling_strength, flip_schedule

@@ -50,7 +50,7 @@ def test_a_run_in_pieces_draws_what_one_run_draws(backend):
 @pytest.mark.parametrize("backend", ["cpu", "emulator"])
 def test_threads_do_not_change_the_samples(backend):
     ir = pb.compile("examples/ising2d.pb", params={"L": 8}).ir
-    runs = [ir and pb.get_backend(backend).sample(ir, chains=192, sweeps=30, seed=3, threads=t).samples
+    runs = [pb.get_backend(backend).sample(ir, chains=192, sweeps=30, seed=3, threads=t).samples
             for t in (1, 2, 3)]
     assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
 
@@ -145,3 +145,38 @@ def test_the_old_backends_function_still_works_with_a_warning():
     assert listed == pb.list_backends() and "cpu" in listed
     import pbitlang.backends as module
     assert pb.backends is module
+
+
+@pytest.mark.parametrize("backend,options", [("cpu", {}), ("reference", {}), ("emulator", {"fabric": "fpga"})])
+def test_energies_are_those_of_the_model_sampled(backend, options):
+    """Kernel.energies (tempering's swaps) equal ir.energy of the model the kernel samples: the
+    program at the run's weights, quantised on a fixed-point fabric."""
+    from pbitlang.backends.emulator import quantized_ir
+    ir = pb.compile(random_model_source(6, n=10, kbody=not options)).ir
+    kernel = get_backend(backend).prepare(ir, 7, **options)
+    state = _start(ir, 7)
+    rng = np.random.default_rng(1)
+    h, J = rng.normal(size=ir.num_spins) * 0.5, ir.J.data * 0.7
+    kernel.run(h, J, None, state, np.ones(3), 0)
+    model = ir.with_arrays(h, J)
+    expected = (quantized_ir(model, "fpga") if options else model).energy(state.T)
+    np.testing.assert_allclose(kernel.energies(state), expected, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend,options", [("cpu", {}), ("reference", {}), ("emulator", {"fabric": "fpga"})])
+def test_no_weights_keep_the_last_runs(backend, options):
+    """h = J_data = None continues with the last run's weights: two runs (weights, then None) draw
+    what one run with those weights draws; the control: None after other weights differs."""
+    ir = pb.compile(random_model_source(7, n=10, kbody=not options)).ir
+    h = np.full(ir.num_spins, 0.8)
+    runs = []
+    for second in (None, ir.h):
+        kernel = get_backend(backend).prepare(ir, 6, **options)
+        state = _start(ir, 6)
+        kernel.run(h, ir.J.data, None, state, np.ones(20), 3)
+        kernel.run(None if second is None else second, None, None, state, np.ones(20), None)
+        runs.append(state.copy())
+    kernel = get_backend(backend).prepare(ir, 6, **options)
+    state = _start(ir, 6)
+    kernel.run(h, ir.J.data, None, state, np.ones(40), 3)
+    assert np.array_equal(runs[0], state) and not np.array_equal(runs[1], state)

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BackendError, OptionError
-from .runspec import (COMMON_OPTIONS, RunSpec, all_in, beta_schedule, chain_words, initial_state,  # noqa: F401
-                      merge_clamps, run_info, run_spec, splitmix64)
+from .runspec import COMMON_OPTIONS, RunSpec, initial_state, run_info, run_spec
 
 
 class Record:
@@ -61,18 +60,24 @@ class Kernel(ABC):
         held[self.clamp_index] = True
         self.free = np.flatnonzero(~held)               # the spins a sweep updates
         self.h, self.J_data = ir.h, ir.J.data
+        self.version = 0                                # counts the weights loaded: what is built from them says which
+        self._model, self._model_version = None, -1
 
     @abstractmethod
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
-        """One run with these weights: h (n,) and J_data (aligned with ir.J.data); clamp_values (chains, k)
-        for clamp_index, or None to leave the clamped rows as they are; betas one per sweep (sweeps,)
-        or one per sweep and chain (sweeps, chains) — parallel tempering's ladder; seed an int to
-        (re)start the random streams, or None to continue them (a run split into pieces draws what
-        one run would); record, if given, receives the kept states."""
+        """One run with these weights: h (n,) and J_data (aligned with ir.J.data), or None to keep the
+        last run's (the program's before the first run); clamp_values (chains, k) for clamp_index,
+        or None to leave the clamped rows as they are; betas one per sweep (sweeps,) or one per sweep
+        and chain (sweeps, chains) — parallel tempering's ladder; seed an int to (re)start the random
+        streams, or None to continue them (a run split into pieces draws what one run would);
+        record, if given, receives the kept states."""
 
     def load(self, h, J_data, clamp_values, state) -> None:
-        """The start of every run: remember the weights (energies() uses them), write the clamps."""
-        self.h, self.J_data = h, J_data
+        """The start of every run: take new weights (None keeps the last), write the clamps."""
+        if h is not None or J_data is not None:
+            self.h = self.h if h is None else h
+            self.J_data = self.J_data if J_data is None else J_data
+            self.version += 1
         if len(self.ir.clamp_index):
             state[self.ir.clamp_index] = self.ir.clamp_value[:, None]
         if clamp_values is not None and len(self.clamp_index):
@@ -82,11 +87,21 @@ class Kernel(ABC):
         """E of every chain (column) of state under the last run's weights, float64 (chains,)."""
         return self.model().energy(np.asarray(state).T)
 
-    def model(self):
-        """The IR this kernel samples at the last run's weights (a fixed-point fabric: its quantised model)."""
+    def weighted(self):
+        """The IR at the last run's weights."""
         if self.h is self.ir.h and self.J_data is self.ir.J.data:
             return self.ir
         return self.ir.with_arrays(self.h, self.J_data)
+
+    def realised(self, ir):
+        """The model this backend samples when asked for ir (a fixed-point fabric: its quantised one)."""
+        return ir
+
+    def model(self):
+        """The model the last run sampled, made once per set of weights."""
+        if self._model_version != self.version:
+            self._model, self._model_version = self.realised(self.weighted()), self.version
+        return self._model
 
     def updates(self, sweeps: int) -> int:
         return len(self.free) * self.chains * int(sweeps)
@@ -114,9 +129,9 @@ def drive(kernel: Kernel, h, J_data, clamp_values, state, betas, seed, burn_in: 
     try:
         while done < total:
             stop = min(total, done + step)
-            first = done == 0
-            draws = kernel.run(h, J_data, clamp_values if first else None, state, betas[done:stop],
-                               seed if first else None, Record(out, burn_in - done, thin, kept))
+            first = done == 0                 # later pieces keep the weights, clamps and streams
+            draws = kernel.run(h if first else None, J_data if first else None, clamp_values if first else None,
+                               state, betas[done:stop], seed if first else None, Record(out, burn_in - done, thin, kept))
             kept, done, info = draws.kept, stop, draws.info
             if progress is not None:
                 progress(done, total)

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import BackendError
 from . import kernels
-from .base import COMMON_OPTIONS, Backend, Draws, Kernel, Record, chain_words, one_blas_thread
+from .base import Backend, Draws, Kernel, Record, one_blas_thread
+from .runspec import COMMON_OPTIONS, chain_words
 from .tiles import block_tiles
 
 CHAIN_ALIGN = 64             # chains per cache line of the int8 states (spins × chains): a thread's share
@@ -83,49 +84,62 @@ def record_parts(record: Record | None, n: int, chains: int) -> tuple:
 
 class CpuKernel(Kernel):
     """The structure compiled for the kernels once: the update order, the padded neighbour rows and
-    dense tiles, the k-body table, the chain groups; per run only the weights are written."""
-    ticks, q = 0, 1.0                 # synchronous colour-by-colour sweeps (the emulator may clock otherwise)
+    dense tiles, the k-body table, the chain groups.  A run writes new weights into the rows and
+    tiles (only when it brings new ones), (re)seeds the streams when it brings a seed, and sweeps.
+    ticks, q: synchronous colour-by-colour sweeps (0, 1.0), or the emulator's asynchronous clocking."""
 
-    def __init__(self, ir, chains: int, clamp_index=(), threads=1):
+    def __init__(self, ir, chains: int, clamp_index=(), threads=1, ticks: int = 0, q: float = 1.0):
         super().__init__(ir, chains, clamp_index)
-        self.order, self.block_ptr = update_order(ir, self.free)
+        self.ticks, self.q = ticks, q
+        self.order, block_ptr = update_order(ir, self.free)
         self.groups = chain_groups(self.chains, threads)
-        self.s0 = self.s1 = None
-
-    def structure(self):
-        """The tiles and k-body table (after the clocking is known: asynchronous sweeps use no tiles)."""
-        self.tiles = block_tiles(self.ir.J, self.order, self.block_ptr, synchronous=self.ticks == 0)
+        self.tiles = block_tiles(ir.J, self.order, block_ptr, synchronous=ticks == 0)   # async: no tiles
         self.buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
-        self.kb = kbody_table(self.ir)
-        self.snapshot = np.empty((self.ir.num_spins, self.chains) if self.ticks else (0, 0), np.int8)
-        return self
-
-    def check_state(self, state) -> None:
-        if state.dtype != np.int8 or state.shape != (self.ir.num_spins, self.chains) or not state.flags.c_contiguous:
-            raise ValueError(f"the state must be C-contiguous int8 ({self.ir.num_spins}, {self.chains})")
-
-    def streams(self, seed) -> None:
-        if seed is not None or self.s0 is None:
-            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chains)
+        self.kb = kbody_table(ir)
+        self.snapshot = np.empty((ir.num_spins, self.chains) if ticks else (0, 0), np.int8)
+        self.s0 = self.s1 = None
+        self._written = -1                               # the weights version the rows and tiles hold
 
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
-        self.check_state(state)
+        if state.dtype != np.int8 or state.shape != (self.ir.num_spins, self.chains) or not state.flags.c_contiguous:
+            raise ValueError(f"the state must be C-contiguous int8 ({self.ir.num_spins}, {self.chains})")
         self.load(h, J_data, clamp_values, state)
-        self.streams(seed)
-        b = beta_rows(betas, self.chains)
-        rows, tiling = self.tiles.weights(np.asarray(J_data), np.float32, self.buffers)
+        fresh = seed is not None or self.s0 is None
+        if fresh:
+            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chains)
         out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
         blas = one_blas_thread() if self.tiles.num_tiles else None
         try:
-            kept = kernels.drive_exact(self.order, tiling, self.ticks, self.q, *rows, np.asarray(h, np.float32), b,
-                                       self.s0, self.s1, state, self.snapshot, burn_in, thin, out, kept, *self.kb,
-                                       self.groups)
+            kept = self.sweeps(betas, seed, fresh, state, out, burn_in, thin, kept)
         finally:
             if blas is not None:
                 blas.restore_original_limits()
         if record is not None:
             record.kept = int(kept)
-        return Draws(len(b), int(kept), self.updates(len(b)))
+        return Draws(len(betas), int(kept), self.updates(len(betas)), self.run_details())
+
+    def sweeps(self, betas, seed, fresh: bool, state, out, burn_in: int, thin: int, kept: int) -> int:
+        """The compiled sweeps of one run, at the weights load() took; returns the kept count."""
+        if self._written != self.version:
+            self.rows, self.tiling = self.tiles.weights(np.asarray(self.J_data), np.float32, self.buffers)
+            self.h32, self._written = np.asarray(self.h, np.float32), self.version
+        return kernels.drive_exact(self.order, self.tiling, self.ticks, self.q, *self.rows, self.h32,
+                                   beta_rows(betas, self.chains), self.s0, self.s1, state, self.snapshot, burn_in,
+                                   thin, out, kept, *self.kb, self.groups)
+
+    def run_details(self) -> dict:
+        """What a run reports beyond its samples (Draws.info)."""
+        return {}
+
+    def energies(self, state: np.ndarray) -> np.ndarray:
+        """E of every chain of state (compiled, float64) for the model the last run sampled."""
+        m = self.model()
+        E = np.full(self.chains, float(m.offset))
+        kernels.energies(m.J.indptr, m.J.indices, np.asarray(m.J.data, np.float64), np.asarray(m.h, np.float64),
+                         state, E)
+        for idx, coeff in m.kbody.values():
+            E += coeff @ np.prod(state[idx], axis=1, dtype=np.float64)
+        return E
 
 
 class CpuBackend(Backend):
@@ -137,4 +151,4 @@ class CpuBackend(Backend):
     kernel_options = ("threads",)
 
     def prepare(self, ir, chains: int, clamp_index=(), threads=1) -> CpuKernel:
-        return CpuKernel(ir, chains, clamp_index, threads).structure()
+        return CpuKernel(ir, chains, clamp_index, threads)

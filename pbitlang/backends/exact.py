@@ -14,7 +14,8 @@ from scipy.special import logsumexp
 
 from ..errors import BackendError
 from ..results import SampleResult
-from .base import COMMON_OPTIONS, Backend, merge_clamps, run_spec
+from .base import Backend
+from .runspec import COMMON_OPTIONS, merge_clamps
 
 CHUNK_BITS = 16
 DEFAULT_MAX_FREE = 26

@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-
 M32 = np.uint64(0xFFFFFFFF)
 LOG2E = np.float32(1.4426950408889634)
 
@@ -412,6 +411,25 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
     return kept_out[0]
+
+
+@njit(cache=True)
+def energies(indptr, indices, data, h, S, out):
+    """out[c] += Σ_i s_ic (h_i + Σ_{j>i} J_ij s_jc) in float64 for every chain c of S (n, chains): the
+    energies parallel tempering swaps on, each coupling of the symmetric J read once."""
+    C = S.shape[1]
+    f = np.empty(C)
+    for i in range(len(indptr) - 1):
+        for c in range(C):
+            f[c] = h[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j > i:
+                w = data[k]
+                for c in range(C):
+                    f[c] += w * S[j, c]
+        for c in range(C):
+            out[c] += S[i, c] * f[c]
 
 
 def padded_rows(J, values):

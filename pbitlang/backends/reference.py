@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from .base import COMMON_OPTIONS, Backend, Draws, Kernel, Record
+from .base import Backend, Draws, Kernel, Record
+from .runspec import COMMON_OPTIONS
 
 
 def heat_bath(fields: np.ndarray, beta, uniforms: np.ndarray) -> np.ndarray:
@@ -65,8 +66,8 @@ class ReferenceKernel(Kernel):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         ir = self.ir
-        h = np.asarray(h, dtype=np.float64)
-        J = sp.csr_array((np.asarray(J_data, dtype=np.float64), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
+        h = np.asarray(self.h, dtype=np.float64)
+        J = sp.csr_array((np.asarray(self.J_data, dtype=np.float64), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
         X = state.astype(np.float64)
         betas = np.asarray(betas, dtype=np.float64)
         for j, beta in enumerate(betas):          # beta: a number, or a row of one per chain

@@ -110,8 +110,9 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     t1 = time.perf_counter()
     try:
         while done < spec.total_sweeps:
-            kernel.run(ir.h, ir.J.data, clamp_values if done == 0 else None, X, ladder[tix][None, :],
-                       spec.seed if done == 0 else None)
+            first = done == 0                 # later runs keep the weights, clamps and streams
+            kernel.run(ir.h if first else None, ir.J.data if first else None, clamp_values if first else None, X,
+                       ladder[tix][None, :], spec.seed if first else None)
             done += 1
             if done % swap_every == 0:
                 E = kernel.energies(X)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
-from ..backends.base import all_in, beta_schedule
+from ..backends.runspec import all_in, beta_schedule
 from ..errors import CompileError, PbitError
 from ..ir import _freeze_csr, _frozen
 from ..results import SampleResult

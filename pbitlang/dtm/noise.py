@@ -15,9 +15,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import CompileError
 from ..backends.reference import heat_bath
 from ..colour import colour
+from ..errors import CompileError
 from .schedules import coupling_strength, flip_schedule
 
 

@@ -528,7 +528,7 @@ class BatchSampler:
 
     def run(self, h, data, traj, beta, rng) -> tuple:
         """(positive, negative) samples (k, T·size, B) of the stacked model, and the spin updates done."""
-        B, T, size, n, o = self.B, self.T, self.size, self.n, self.opts
+        B, T, size, o = self.B, self.T, self.size, self.opts
         k, spacing = o.samples_per_estimate, o.spacing
         x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
         x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)

@@ -14,8 +14,9 @@ import math
 import numpy as np
 
 from .. import kernels
-from ..base import COMMON_OPTIONS, Backend, Draws, Record, one_blas_thread
-from ..cpu import CpuKernel, beta_rows, record_parts
+from ..base import Backend
+from ..cpu import CpuKernel, beta_rows
+from ..runspec import COMMON_OPTIONS
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
 from .quantize import activation_table, input_bounds, input_window, lut_shift, quantize
@@ -68,44 +69,36 @@ class EmulatorKernel(CpuKernel):
     reports the fabric's energy and latency (report())."""
 
     def __init__(self, ir, chains: int, clamp_index, fabric, threads):
-        super().__init__(ir, chains, clamp_index, threads)
+        q, ticks, self.cycles = clocking(fabric, ir)
+        super().__init__(ir, chains, clamp_index, threads, ticks, q)
         self.placement = check_and_place(ir, fabric)
-        self.q, self.ticks, self.cycles = clocking(fabric, ir)
         self.fabric, self.edges = fabric, int(np.diff(ir.J.indptr)[self.free].sum())
         self.fixed = None if fabric.exact else FixedPoint(fabric, ir.num_spins, self.cycles)
-        self.quantization: dict = {}
-        self.structure()
 
-    def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
+    def sweeps(self, betas, seed, fresh: bool, state, out, burn_in: int, thin: int, kept: int) -> int:
         if self.fixed is None:
-            return super().run(h, J_data, clamp_values, state, betas, seed, record)
-        self.check_state(state)
-        self.load(h, J_data, clamp_values, state)
-        fresh = seed is not None or self.s0 is None
-        self.streams(seed)
-        b = beta_rows(betas, self.chains, np.float64)
-        args, self.quantization = self.fixed.kernel(super().model(), self.tiles, b, seed, self.chains, fresh)
-        out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
-        blas = one_blas_thread() if self.tiles.num_tiles else None
-        try:
-            kept = self.fixed.drive(self.order, self.ticks, self.q, args, self.s0, self.s1, state, self.snapshot,
-                                    burn_in, thin, out, kept, self.groups)
-        finally:
-            if blas is not None:
-                blas.restore_original_limits()
-        if record is not None:
-            record.kept = int(kept)
-        return Draws(len(b), int(kept), self.updates(len(b)), dict(self.quantization))
+            return super().sweeps(betas, seed, fresh, state, out, burn_in, thin, kept)
+        fx = self.fixed
+        if self._written != self.version:
+            fx.weights(self.weighted(), self.tiles)
+            self._written = self.version
+        if fresh:
+            fx.seed(0 if seed is None else seed, self.chains)
+        tables, table_of = fx.tables_for(beta_rows(betas, self.chains, np.float64))
+        return fx.drive(self.order, self.ticks, self.q, tables, table_of, self.s0, self.s1, state, self.snapshot,
+                        burn_in, thin, out, kept, self.groups)
 
-    def model(self):
-        """The model the fabric realises at the last run's weights: on fixed point, the quantised one."""
-        ir = super().model()
-        return ir if self.fixed is None else quantized_model(ir, self.fabric)
+    def run_details(self) -> dict:
+        return {} if self.fixed is None else dict(self.fixed.summary)
+
+    def realised(self, ir):
+        """On fixed point, the quantised model the fabric samples."""
+        return quantized_model(ir, self.fabric)
 
     def report(self, sweeps: int, kept: int) -> dict:
         info = {"fabric": self.fabric.name, "placement": self.placement, "clock_mode": self.fabric.clock["mode"]}
         info.update(ledger(self.fabric, len(self.free), self.edges, self.cycles, sweeps, kept, self.chains))
-        info.update(self.quantization)
+        info.update(self.run_details())
         return info
 
 
@@ -113,12 +106,13 @@ class FixedPoint:
     """What a fixed-point fabric adds to the kernel beyond the update order and tiles.  The devices
     (gain and offset mismatch, the RNGs' kind and bias, the analog source's correlation) depend only on
     the fabric and the p-bit count and are made once; kernel() makes a run's part: the weights
-    quantised, the activation tables for its βs and the per-p-bit RNG states from its seeds.
-    sample() makes one per call; FabricRunner keeps one for all its runs."""
+    quantised (weights()), the activation tables for its βs (tables_for()) and the per-p-bit RNG
+    states from its seed (seed()).  The emulator's kernel keeps one for all its runs."""
 
     def __init__(self, fabric, n: int, cycles: int):
         ar, rng, var = fabric.arithmetic, fabric.rng, fabric.variability
         self.ar, self.n = ar, n
+        self.summary: dict = {}                               # what the last weights() reports (quantisation)
         vrng = np.random.default_rng(int(var.get("seed", 0)))
         gsig, osig = float(var.get("gain_sigma", 0.0)), float(var.get("offset_sigma", 0.0))
         self.use_var = gsig > 0 or osig > 0
@@ -142,50 +136,60 @@ class FixedPoint:
             self.rho = math.exp(-dt / tau) if tau > 0 else 0.0
             self.hold_threshold = np.uint64(min(int(self.rho * 2**32), 2**32 - 1))
 
-    def kernel(self, ir, tiles, betas: np.ndarray, seed, chains: int, fresh: bool):
-        """(the kernel's arguments from the weights to the RNG states, as a dict; what the run reports
-        of the quantisation) for a run of ir's weights at betas (sweeps, 1 or chains).  fresh: seed the
-        p-bits' RNGs from `seed`; else they go on from the last run."""
-        ar, n, C = self.ar, self.n, chains
-        J = ir.J
+    def weights(self, ir, tiles) -> None:
+        """A run's new weights in fixed point: quantised, the input window and table shift, the float
+        type, the kernels' rows and tiles; the activation tables made for the old weights are dropped."""
+        ar, J = self.ar, ir.J
         qz = quantize(ir, ar)
         largest = int(input_bounds(qz, J).max(initial=0))     # the window's and the float type's bound
         window = input_window(qz, J, largest)
         shift = lut_shift(window, ar["lut_size"])
-        uniq, table_of = np.unique(betas, return_inverse=True)
-        tables = np.stack([activation_table(qz, float(b), ar["lut_size"], ar["lut_bits"], shift, window)
-                           for b in uniq]).astype(np.uint32)
-        if fresh:
-            words = seed_words(0 if seed is None else seed, 4)
-            self.pstate = np.zeros((1, 1), np.uint32)
-            if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):   # 32-bit states: half the memory traffic
-                keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
-                self.pstate = pbit_rng_states(words[2], n, C, keep)
-            self.hold = np.zeros((1, 1), np.uint64)
-            if self.analog:
-                self.hold = np.random.default_rng(int(words[3])).integers(0, 1 << ar["lut_bits"], size=(n, C),
-                                                                          dtype=np.uint64)
         # the integer arithmetic runs in float32 when it is exact there: every partial sum, and the table
         # offset v + window (up to twice the largest input), an integer below 2^24; else in float64
         ftype = np.float32 if largest < 2**23 else np.float64
-        rows, tiling = tiles.weights(qz.Jq.astype(ftype), ftype)
-        args = dict(tiling=tiling, rows=rows, hq=qz.hq.astype(ftype), tables=tables,
-                    table_of=np.ascontiguousarray(table_of.reshape(betas.shape), dtype=np.int64),
-                    window=np.int32(window), shift=np.int32(shift), acc_max=np.int32(qz.acc_max))
-        extra = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
-                                  "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
-                                  "input_window": window, "lut_shift": shift}}
+        self.rows, self.tiling = tiles.weights(qz.Jq.astype(ftype), ftype)
+        self.qz, self.hq, self.window, self.shift = qz, qz.hq.astype(ftype), window, shift
+        self.table_of_beta: dict = {}                         # β → its activation table, for these weights
+        self.stacked = (None, None)                           # (the βs, their tables stacked) of the last run
+        self.summary = {"quantization": {"lsb": qz.lsb, "weight_bits": ar["weight_bits"], "bias_bits": ar["bias_bits"],
+                                        "clipped_weights": qz.clipped_weights, "clipped_biases": qz.clipped_biases,
+                                        "input_window": window, "lut_shift": shift}}
         if self.analog:
-            extra["rng_correlation"] = self.rho
-        return args, extra
+            self.summary["rng_correlation"] = self.rho
 
-    def drive(self, order, ticks, q, k: dict, s0, s1, S, snapshot, burn_in: int, thin: int, record, kept: int,
-              groups) -> int:
-        """A run through the kernel with its arguments k (from kernel()); the kept count."""
-        return kernels.drive_fixed(order, k["tiling"], ticks, q, *k["rows"], k["hq"], k["tables"], k["table_of"],
-                                   k["window"], k["shift"], k["acc_max"], self.ar["lut_bits"], self.use_var, self.gain,
-                                   self.offset, self.bias_q, self.kind, s0, s1, self.pstate, self.taps, self.width,
-                                   self.hold, self.hold_threshold, S, snapshot, burn_in, thin, record, kept, groups)
+    def tables_for(self, betas: np.ndarray) -> tuple:
+        """(the activation tables of the distinct βs, each sweep's and chain's table (sweeps, 1 or
+        chains)), each table made once per set of weights (tempering asks for the same ladder every sweep)."""
+        ar = self.ar
+        uniq, which = np.unique(betas, return_inverse=True)
+        if self.stacked[0] is None or not np.array_equal(self.stacked[0], uniq):
+            for b in uniq.tolist():
+                if b not in self.table_of_beta:
+                    self.table_of_beta[b] = activation_table(self.qz, b, ar["lut_size"], ar["lut_bits"], self.shift,
+                                                             self.window).astype(np.uint32)
+            self.stacked = (uniq, np.stack([self.table_of_beta[b] for b in uniq.tolist()]))
+        return self.stacked[1], np.ascontiguousarray(which.reshape(betas.shape), dtype=np.int64)
+
+    def seed(self, seed, chains: int) -> None:
+        """The per-p-bit RNG states (xorshift, Galois) and the analog sources' held values from a seed."""
+        n, words = self.n, seed_words(seed, 4)
+        self.pstate = np.zeros((1, 1), np.uint32)
+        if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):      # 32-bit states: half the memory traffic
+            keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
+            self.pstate = pbit_rng_states(words[2], n, chains, keep)
+        self.hold = np.zeros((1, 1), np.uint64)
+        if self.analog:
+            self.hold = np.random.default_rng(int(words[3])).integers(0, 1 << self.ar["lut_bits"], size=(n, chains),
+                                                                      dtype=np.uint64)
+
+    def drive(self, order, ticks, q, tables, table_of, s0, s1, S, snapshot, burn_in: int, thin: int, record,
+              kept: int, groups) -> int:
+        """A run through the fixed-point kernel at the weights of weights(); the kept count."""
+        return kernels.drive_fixed(order, self.tiling, ticks, q, *self.rows, self.hq, tables, table_of,
+                                   np.int32(self.window), np.int32(self.shift), np.int32(self.qz.acc_max),
+                                   self.ar["lut_bits"], self.use_var, self.gain, self.offset, self.bias_q, self.kind,
+                                   s0, s1, self.pstate, self.taps, self.width, self.hold, self.hold_threshold, S,
+                                   snapshot, burn_in, thin, record, kept, groups)
 
 
 def clocking(fabric, ir) -> tuple:
