@@ -43,8 +43,12 @@ class TrainedModel(Program):
         ir, thetas = trained.base_ir, trained.thetas
         super().__init__(ir.with_weights(thetas[0]) if ir.weights is not None and len(thetas) else ir)
         self.trained = trained
-        self.base_ir, self.chain, self.thetas = ir, trained.chain, trained.thetas
-        self.info, self.metrics = trained.info, trained.metrics
+
+    base_ir = property(lambda self: self.trained.base_ir, doc="the program the chain was trained on")
+    chain = property(lambda self: self.trained.chain, doc="the chain's name")
+    thetas = property(lambda self: self.trained.thetas, doc="per-step weights (steps, weights)")
+    info = property(lambda self: self.trained.info, doc="the training run's summary")
+    metrics = property(lambda self: self.trained.metrics, doc="one row per step and batch")
 
     def generate(self, chain: str | None = None, num: int = 64, backend=DEFAULT_BACKEND, seed: int = 0, **options):
         """Run the chain in reverse: `num` samples of the data variables (a SampleResult)."""
