@@ -6,13 +6,14 @@ spin), T = 4, batch 64, the default training options (20 warm-up sweeps, 4 sampl
 on random data (the speed does not depend on the data).  Backends: cpu, the emulator's
 default (ideal) fabric and its fpga profile (fixed point, per-p-bit RNGs, the ledger).  For each: seconds per training
 epoch (three epochs, set-up included, divided by three), one epoch's sampler runs alone (the
-runners training uses, same run lengths, no gradient work: the yardstick for training overhead),
+kernels training holds, same run lengths, no gradient work: the yardstick for training overhead),
 and generation.  Rates are spin updates performed per ns; "ratio" divides by the probe's rate on
 the 2D L=64 × 64-chain lattice.  "reads" is the couplings a spin update reads on average (the
 probe's read 4), and "per read" the ratio of coupling reads per ns: a spin update of the digits
 model is ten times the probe's work.  Prints a table, writes benchmarks/results/train.json."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Probe, print_table, write_json  # noqa: E402
+from common import Probe, cpu_info, print_table, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 from pbitlang.backends import get_backend  # noqa: E402
@@ -68,8 +69,15 @@ def couplings_per_update(prog) -> float:
     return float(np.diff(stack.template.J.indptr)[free].mean())
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds, best of each phase kept (default {ROUNDS})")
+    args = ap.parse_args(argv)
+    info = cpu_info()
+    print(f"CPU: {info['cpu']}, SIMD: {info['simd']}")
     probe = Probe()
+    if not probe.available:
+        raise SystemExit("train.py reports ratios to the probe and needs a C compiler")
     rows = []
     for name in MODELS:
         prog = pb.compile(f"examples/{name}.pb")
@@ -80,7 +88,7 @@ def main():
             pb.train(prog, data[:2 * B], epochs=1, seed=0, backend=backend, batch_size=B,     # warm-up (numba)
                      backend_options=options)
             best = {}
-            for _ in range(ROUNDS):                # rounds: the probe and every phase in turn, best of each
+            for _ in range(args.rounds):                # rounds: the probe and every phase in turn, best of each
                 best["probe"] = max(best.get("probe", 0.0), probe.run(64, 64, 400, 2, repeats=1))
                 t = time.perf_counter()
                 model = pb.train(prog, data, epochs=EPOCHS, seed=0, backend=backend, batch_size=B,
@@ -101,7 +109,7 @@ def main():
                              "updates_per_ns": rate, "probe_updates_per_ns": best["probe"],
                              "ratio": rate / best["probe"], "of_sampling_alone": rate * 1e9 / alone,
                              "couplings_per_update": reads, "per_coupling_ratio": rate / best["probe"] * reads / PROBE_READS,
-                             "seconds_per_sample": seconds / 256 if phase.startswith("generate") else None})
+                             "seconds_per_sample": seconds / 256 if phase.startswith("generate") else None, **info})
     print_table(rows, [("model", "model", "11"), ("backend", "backend", "13"), ("phase", "phase", "15"),
                        ("seconds", "seconds", "8.3f"), ("upd/ns", "updates_per_ns", "7.3f"),
                        ("probe", "probe_updates_per_ns", "6.3f"), ("ratio", "ratio", "6.2f"),

@@ -206,9 +206,9 @@ _BLAS = []                 # the threadpoolctl controller, made once: finding th
 def one_blas_thread():
     """Limit BLAS to one thread (returns the limiter, or None when threadpoolctl is missing) where small
     BLAS products alternate with a compiled sampler — training, the emulator's dense tiles: OpenBLAS's
-    idle workers spin on the cores the sampler needs (measured: the emulator kernel 3.5× slower, a
-    lattice epoch 2×).  The controller lists the BLAS libraries loaded at the first call (numpy's,
-    and scipy's, which numba's products use), then costs ≈15 µs a call instead of ≈2 ms."""
+    idle workers spin on the cores the sampler needs and slow it several times.  The controller lists
+    the BLAS libraries loaded at the first call (numpy's, and scipy's, which numba's products use),
+    once: finding them reads files, which costs far more than a limit."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:

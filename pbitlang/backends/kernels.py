@@ -5,7 +5,7 @@ emulator's finite-precision fabrics).
 Why numba: a p-bit update is a few multiply-adds, a table lookup and a random
 number; in numpy each step is a separate pass over memory and Python overhead
 per colour dominates small models.  Compiled loops over chains (the contiguous
-axis, as in the C probe) vectorise and run faster than the probe.
+axis, as in the C probe) vectorise and run at about the probe's rate (benchmarks/RESULTS.md).
 
 What keeps the loops vectorised (checked with `inspect_asm`): unsigned chain
 bounds (no negative-index checks), no division (numba checks the divisor and
@@ -165,10 +165,11 @@ def _decide_biased(thresh, bias, r, tmax):
 
 
 @njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s0, s1, q_update, acc, t, new,
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, per_chain, s0, s1, q_update, acc, t, new,
                  kb_ptr, kb_coeff, kb_others, c0, c1):
     """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s
-    (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c."""
+    (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c, the
+    same for all chains unless per_chain (then a load per chain; else one number, hoisted)."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     for r in range(len(spins)):
         i = spins[r]
@@ -189,18 +190,24 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s
             for c in range(u0, u1):
                 acc[c] += t[c]
         dest = S_write[i] if q_update >= 1.0 else new
-        for c in range(u0, u1):
-            dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
+        if per_chain:
+            for c in range(u0, u1):
+                dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
+        else:
+            sc = scale[u0]
+            for c in range(u0, u1):
+                dest[c] = _heat_bath(acc[c] * sc, _next(s0, s1, c))
         if q_update < 1.0:
             _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
 
 @njit(fastmath=True, cache=True)
-def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables, toff, window, shift, acc_max, lut_bits,
+def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables, toff, per_chain, window, shift, acc_max, lut_bits,
                  use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
                  q_update, acc, index, thresh, new, c0, c1):
     """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits.
-    tables: the activation tables of the run's βs one after another; toff[c]: where chain c's starts.
+    tables: the activation tables of the run's βs one after another; toff[c]: where chain c's starts
+    (the same for all chains unless per_chain: then one table, sliced once per spin).
 
     The integer arithmetic runs in the float type of `acc` (float32 where every partial sum is
     below 2^24, so exact; else float64), which vectorises better than numba's int64 promotion.
@@ -226,8 +233,13 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables
             for c in range(u0, u1):
                 v = -(acc[c] + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3))
                 index[c] = _table_index(v, win, inv_step)        # |v| ≤ window ≤ acc_max: no saturation
-        for c in range(u0, u1):
-            thresh[c] = tables[toff[c] + index[c]]
+        if per_chain:
+            for c in range(u0, u1):
+                thresh[c] = tables[toff[c] + index[c]]
+        else:
+            table = tables[toff[u0]:]
+            for c in range(u0, u1):
+                thresh[c] = table[index[c]]
         bi = bias_q[i]
         dest = S_write[i] if q_update >= 1.0 else new
         if rng_kind == RNG_PERFECT:
@@ -260,14 +272,14 @@ def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1):
 @njit(cache=True)
 def seed_sequence_words(pool, out, every, keep, nonzero):
     """out (uint32) ← numpy's SeedSequence.generate_state from its entropy pool, word for word (the
-    same hash; numpy runs it as a Python loop, ≈0.2 µs a word, and a runner seeds 2·chains words
-    every run); tested against numpy's.  every = 2 keeps the even words only (the low halves of the
+    same hash; numpy runs it as a Python loop, and a fixed-point kernel seeds n·chains words per
+    seeded run); tested against numpy's.  every = 2 keeps the even words only (the low halves of the
     uint64 words numpy pairs them into), each masked with `keep` and, if nonzero, 0 made 1: the
     fixed-point fabrics' per-p-bit RNG states straight from the hash, with no n·chains arrays between."""
     h = np.uint64(0x8B51F9DD)
     mult, mask = np.uint64(0x58F38DED), np.uint64(0xFFFFFFFF)
-    j = 0                                 # i mod len(pool), without a division per word (5× slower)
-    phase = o = 0                         # counters, not i // every: a division per word doubles the time
+    j = 0                                 # i mod len(pool), without a division per word
+    phase = o = 0                         # counters, not i // every: no division per word
     for _ in range(len(out) * every):
         v = np.uint64(pool[j]) ^ h
         h = (h * mult) & mask
@@ -347,6 +359,7 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
     segments of the update order `blocks` (tiling[0]: first, end, tile or −1; see tiles.BlockTiles)."""
     C = S.shape[1]
     G = len(groups) - 1
+    per_chain = betas.shape[1] > 1
     kept_out = np.zeros(G, np.int64)
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
@@ -361,12 +374,12 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, s0, s1,
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, per_chain, s0, s1,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, s0, s1, q_update,
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, per_chain, s0, s1, q_update,
                                  acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
@@ -385,6 +398,7 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
     G = len(groups) - 1
     kept_out = np.zeros(G, np.int64)
     flat = tables.ravel()
+    per_chain = table_of.shape[1] > 1
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
         acc = np.empty(C, hq.dtype)
@@ -399,13 +413,13 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, flat, toff, window, shift,
+                    update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, flat, toff, per_chain, window, shift,
                                  acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
                                  taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, flat, toff, window, shift,
+                    update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, flat, toff, per_chain, window, shift,
                                  acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps,
                                  width, hold, hold_threshold, q_update, acc, index, thresh, new, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)

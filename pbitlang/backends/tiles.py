@@ -120,7 +120,7 @@ class StructureCache:
         return layout
 
 
-TILE_DENSITY = 0.6        # BLAS is ≈2× the padded rows per coupling: a tile pays from half filled
+TILE_DENSITY = 0.6        # BLAS does about twice the padded rows' work per coupling: a tile pays from half filled
 TILE_AREA = 256           # smaller products cost more in call overhead than they save
 _LAYOUTS = StructureCache(size=16, max_nnz=2_000_000)
 
@@ -187,7 +187,7 @@ class BlockTiles:
 
     def weights(self, values: np.ndarray, dtype=np.float32, out=None) -> tuple:
         """(padded rows, tiling) for the kernels with couplings `values` (aligned with J.data) in
-        `dtype`, written into out = (row weights, tile weights) when given (a runner's, reused).
+        `dtype`, written into out = (row weights, tile weights) when given (a kernel's, reused).
         tiling: (segments of the update order, colour block by colour block: first, end, tile or −1;
         each tile's columns: cols[col_ptr[t]:col_ptr[t + 1]]; its weights (m, k) row-major:
         tw[weight_ptr[t]:weight_ptr[t + 1]])."""

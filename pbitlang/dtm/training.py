@@ -82,7 +82,7 @@ class Adam:
 
     def step(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """One Adam step of every denoising step's weights (rows of theta and grad): one compiled
-        pass (a dozen numpy passes over T × W were ≈0.1 ms of every batch).  Overflow gives inf or
+        pass instead of a dozen numpy passes over T × W.  Overflow gives inf or
         nan, which the caller detects as divergence."""
         self.k += 1
         self.m = np.ascontiguousarray(self.m, dtype=np.float64)
@@ -246,7 +246,7 @@ def lag_autocorrelation(samples: np.ndarray) -> float:
 class AffineGradient:
     """⟨∂E/∂θ⟩ and the ACP term from means.  The energy is affine in θ, so means suffice: each is the
     map (dh, dJ) applied transposed, done by a compiled pass over the map's rows (scipy's products
-    cost more in set-up than in arithmetic at these sizes, ≈50–140 µs a call)."""
+    cost more in set-up than in arithmetic at these sizes)."""
 
     def __init__(self, ir, rows=None, cols=None):
         w = ir.weights

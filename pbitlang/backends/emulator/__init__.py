@@ -29,7 +29,7 @@ def fabrics() -> dict:
 
 def seed_words(seed, k: int) -> np.ndarray:
     """numpy's SeedSequence(seed).generate_state(k, uint64), with its hash compiled (numpy runs it as
-    a Python loop; runners seed every run, twice per training batch)."""
+    a Python loop)."""
     words = np.empty(2 * k, np.uint32)
     kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, words, 1, np.uint32(0xFFFFFFFF), False)
     return words.astype("<u4", copy=False).view("<u8").astype(np.uint64, copy=False)   # as numpy pairs them
@@ -37,8 +37,8 @@ def seed_words(seed, k: int) -> np.ndarray:
 
 def pbit_rng_states(seed, n: int, chains: int, keep: int) -> np.ndarray:
     """Each p-bit's RNG state per chain, (n, chains) uint32: the low 32 bits of seed_words(seed, n·chains)
-    masked with `keep`, 0 made 1 (an LFSR must not start at zero); made in one compiled pass (for
-    65536 p-bits × 256 chains, 0.1 s where the arrays between took 1 s)."""
+    masked with `keep`, 0 made 1 (an LFSR must not start at zero); made in one compiled pass, with no
+    n·chains arrays between."""
     out = np.empty(n * chains, np.uint32)
     kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, out, 2, np.uint32(keep), True)
     return out.reshape(n, chains)
