@@ -165,11 +165,10 @@ def _decide_biased(thresh, bias, r, tmax):
 
 
 @njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, per_chain, s0, s1, q_update, acc, t, new,
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s0, s1, q_update, acc, t, new,
                  kb_ptr, kb_coeff, kb_others, c0, c1):
     """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s
-    (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c, the
-    same for all chains unless per_chain (then a load per chain; else one number, hoisted)."""
+    (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     for r in range(len(spins)):
         i = spins[r]
@@ -190,13 +189,8 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, p
             for c in range(u0, u1):
                 acc[c] += t[c]
         dest = S_write[i] if q_update >= 1.0 else new
-        if per_chain:
-            for c in range(u0, u1):
-                dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
-        else:
-            sc = scale[u0]
-            for c in range(u0, u1):
-                dest[c] = _heat_bath(acc[c] * sc, _next(s0, s1, c))
+        for c in range(u0, u1):
+            dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
         if q_update < 1.0:
             _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
 
@@ -359,7 +353,6 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
     segments of the update order `blocks` (tiling[0]: first, end, tile or −1; see tiles.BlockTiles)."""
     C = S.shape[1]
     G = len(groups) - 1
-    per_chain = betas.shape[1] > 1
     kept_out = np.zeros(G, np.int64)
     for g in prange(G):
         c0, c1 = groups[g], groups[g + 1]
@@ -374,12 +367,12 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, per_chain, s0, s1,
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, s0, s1,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, per_chain, s0, s1, q_update,
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, s0, s1, q_update,
                                  acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
