@@ -5,6 +5,7 @@ warm-up compile, so the table shows the compiler, not Python's imports.
 Prints a table and writes benchmarks/results/compile.json."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -33,7 +34,8 @@ print(json.dumps({"program": name, "L": L, "spins": ir.num_spins, "couplings": i
 """
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
     rows = []
     for name, L in CASES:
         out = subprocess.run([sys.executable, "-c", CHILD, name, str(L)], cwd=ROOT, capture_output=True, text=True)

@@ -8,7 +8,7 @@ pixels, the autocorrelation the model-phase chains reached, and a picture grid. 
 per generated sample on the dtca fabric's cost model.  Every model is trained and sampled with
 --seeds seeds (default 5; the printout gives each and their mean and range, the picture seed 0's).
 Needs scikit-learn (and matplotlib for the picture).  Writes benchmarks/results/dtm_digits.json and
-docs/dtm_digits.png."""
+docs/dtm_digits.png when asked (--figures docs)."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,8 @@ def main(argv=None):
     ap.add_argument("--acp-target", type=float, default=0.3)
     ap.add_argument("--seeds", type=int, default=5, help="training seeds per model (the table gives their mean and range)")
     ap.add_argument("--tag", default="", help="suffix of the JSON and PNG names")
+    ap.add_argument("--figures", default=str(ROOT / "benchmarks" / "results"),
+                    help="folder for the PNG figures (default benchmarks/results; pass docs to refresh the docs' pictures)")
     args = ap.parse_args(argv)
     from sklearn.neural_network import MLPClassifier
     bits, labels = binarized_digits()
@@ -133,8 +135,10 @@ def main(argv=None):
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / f"dtm_digits{args.tag}.png", dpi=100)
-    print(f"wrote {ROOT / 'docs' / f'dtm_digits{args.tag}.png'}")
+    out = Path(args.figures) / f"dtm_digits{args.tag}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
     reference samples: energy and |m| distributions (Wasserstein-1 distance), the spatial
     correlation function (largest gap), and for the glass P(q) (total variation distance).
     Then the 2D error against the number of steps T for three schedules, over the same seeds.
-Writes benchmarks/results/physics_study.json, docs/physics_study.png, docs/physics_steps.png."""
+Writes benchmarks/results/physics_study.json and the figures physics_study.png and physics_steps.png
+(into benchmarks/results, or docs with --figures docs)."""
 from __future__ import annotations
 
 import argparse
@@ -84,6 +85,8 @@ def main(argv=None):
     ap.add_argument("--num", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="small settings for a smoke run")
     ap.add_argument("--seeds", type=int, default=3, help="independent repetitions of the noise comparison")
+    ap.add_argument("--figures", default=str(ROOT / "benchmarks" / "results"),
+                    help="folder for the PNG figures (default benchmarks/results; pass docs to refresh the docs' pictures)")
     args = ap.parse_args(argv)
     if args.quick:
         args.epochs, args.num = 2, 256
@@ -177,7 +180,9 @@ def plot(results):
     ax.set_title("ea3d: P(q)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / "physics_study.png", dpi=100)
+    figures = Path(args.figures)
+    figures.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figures / "physics_study.png", dpi=100)
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for schedule in ("linear", "cosine", "log"):
         rows = [r for r in results["steps"] if r["schedule"] == schedule]
@@ -189,7 +194,7 @@ def plot(results):
     ax.set_title("2D Ising, L = 16, β = 0.44")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(ROOT / "docs" / "physics_steps.png", dpi=100)
+    fig.savefig(figures / "physics_steps.png", dpi=100)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,14 @@ def random_model_source(seed: int, n: int = 8, kbody: bool = True, clamps: bool 
 DELTA = 1e-6            # the false-alarm probability the tolerance allows
 
 
+def expected_tvd(p: np.ndarray, n_eff: float) -> float:
+    """The bound ½ Σ_x sqrt(p_x (1 − p_x) / N) on the mean TVD of N = n_eff independent draws from p."""
+    return 0.5 * float(np.sum(np.sqrt(p * (1 - p) / max(float(n_eff), 1.0))))
+
+
 def tvd_tolerance(p: np.ndarray, n_eff: float, delta: float = DELTA) -> float:
     """The TVD that N = n_eff independent draws from p stay below with probability ≥ 1 − delta (see above)."""
-    n = max(float(n_eff), 1.0)
-    return 0.5 * float(np.sum(np.sqrt(p * (1 - p) / n))) + math.sqrt(math.log(1 / delta) / (2 * n))
+    return expected_tvd(p, n_eff) + math.sqrt(math.log(1 / delta) / (2 * max(float(n_eff), 1.0)))
 
 
 def effective_samples(result) -> float:
@@ -70,8 +74,9 @@ def effective_samples(result) -> float:
     return float(min([e for e in ess if np.isfinite(e)] + [len(result.samples)]))
 
 
-def compare_with_exact(result, beta: float | None = None, clamps=None) -> tuple:
-    """(TVD, tolerance) between a result's samples and the exact distribution of its IR."""
+def tvd_report(result, beta: float | None = None, clamps=None) -> dict:
+    """The TVD between a result's samples and the exact distribution of its IR, with what sampling
+    noise alone gives: N_eff (effective_samples), the expected TVD and the tolerance at DELTA."""
     ir = result.ir
     ex = ExactBackend()
     beta = (ir.beta if ir.beta is not None else 1.0) if beta is None else beta
@@ -79,8 +84,15 @@ def compare_with_exact(result, beta: float | None = None, clamps=None) -> tuple:
     free, _, _ = ex._free(ir, clamps)
     codes = code_of(result.samples, free)
     emp = np.bincount(codes, minlength=len(p)) / len(codes)
-    tvd = 0.5 * float(np.abs(emp - p).sum())
-    return tvd, tvd_tolerance(p, effective_samples(result))
+    n_eff = effective_samples(result)
+    return {"tvd": 0.5 * float(np.abs(emp - p).sum()), "n_eff": n_eff, "expected": expected_tvd(p, n_eff),
+            "tolerance": tvd_tolerance(p, n_eff)}
+
+
+def compare_with_exact(result, beta: float | None = None, clamps=None) -> tuple:
+    """(TVD, tolerance) between a result's samples and the exact distribution of its IR."""
+    r = tvd_report(result, beta, clamps)
+    return r["tvd"], r["tolerance"]
 
 
 # ---- the checks ------------------------------------------------------------------

@@ -72,3 +72,16 @@ def test_the_cycle_finder_finds_a_cycle():
         def find_modules_directly_imported_by(self, m):
             return {"a": {"b"}, "b": {"a", "c"}, "c": set()}[m]
     assert _cycles(Graph(), {"a", "b", "c"}) == [["a", "b"]]
+
+
+def test_every_benchmark_answers_help_without_running():
+    """`--help` works on every benchmark (prints usage, runs nothing, writes nothing)."""
+    results = ROOT / "benchmarks" / "results"
+    before = sorted(results.glob("*")) if results.exists() else []
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        if script.name == "common.py":
+            continue
+        out = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0 and "usage:" in out.stdout, (script.name, out.stderr[-500:])
+    assert (sorted(results.glob("*")) if results.exists() else []) == before
