@@ -328,18 +328,29 @@ def test_a_tiled_emulator_samples_the_exact_distribution(monkeypatch, fabric):
 
 
 @pytest.mark.parametrize("seed", [0, 2**40 + 3])
-def test_pbit_rng_states_are_the_seed_sequence_words_masked(seed):
-    """Each p-bit's xorshift or Galois state per chain: the low 32 bits of numpy's SeedSequence words
-    (uint64, as numpy pairs them), masked to the register's width, 0 made 1 — made in one compiled
-    pass, the same as through the n·chains words."""
-    from pbitlang.backends.emulator import pbit_rng_states
-    for n, chains in ((1, 1), (3, 5), (40, 64)):
-        words = np.random.SeedSequence(seed).generate_state(n * chains, dtype=np.uint64)
-        for width in (32, 16, 5):                # 5 bits: zeros are common, and must become 1
-            mask = np.uint64((1 << width) - 1)
-            expected = (words & mask).reshape(n, chains).astype(np.uint32)
-            expected[expected == 0] = 1
-            assert np.array_equal(pbit_rng_states(seed, n, chains, int(mask)), expected)
+def test_compiled_chain_words_are_the_numpy_ones(seed):
+    """kernels.chain_words (per-p-bit RNG states) draws runspec.chain_words' words, for any offset of
+    the chains: a p-bit's state depends on (seed, its chain) alone."""
+    from pbitlang.backends.kernels import chain_words
+    from pbitlang.backends.runspec import chain_words as numpy_words
+    from pbitlang.backends.runspec import stream_key
+    for n, chains, chain0 in ((1, 1, 0), (3, 5, 0), (40, 64, 7)):
+        out = np.empty((n, chains), np.uint64)
+        chain_words(stream_key(seed, 3), chain0, out)
+        assert np.array_equal(out, numpy_words(seed, np.arange(chain0, chain0 + chains), n, stream=3))
+
+
+@pytest.mark.parametrize("rng", [None, {"kind": "galois", "width": 16},
+                                 {"kind": "analog", "decorrelation_time_s": 5e-8}])
+def test_fixed_point_chains_draw_the_same_whatever_the_other_chains(rng):
+    """With per-p-bit RNGs or analog sources, 8 chains are still the first 8 of 100: their states come
+    from (seed, chain) alone."""
+    prog = pb.compile("examples/ising2d.pb", params={"L": 8})
+    opts = {"fabric": "fpga", **({"fabric_overrides": {"rng": rng}} if rng else {})}
+    few = prog.sample("emulator", chains=8, sweeps=20, seed=5, **opts)
+    many = prog.sample("emulator", chains=100, sweeps=20, seed=5, **opts)
+    assert np.array_equal(few.native, many.native[:, :, :8])
+
 
 
 def test_a_last_spin_without_couplings_runs_on_fixed_point():

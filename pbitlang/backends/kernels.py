@@ -263,33 +263,26 @@ def _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1):
     return k
 
 
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(inline="always")
+def _splitmix(z):
+    z = z + GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 @njit(cache=True)
-def seed_sequence_words(pool, out, every, keep, nonzero):
-    """out (uint32) ← numpy's SeedSequence.generate_state from its entropy pool, word for word (the
-    same hash; numpy runs it as a Python loop, and a fixed-point kernel seeds n·chains words per
-    seeded run); tested against numpy's.  every = 2 keeps the even words only (the low halves of the
-    uint64 words numpy pairs them into), each masked with `keep` and, if nonzero, 0 made 1: the
-    fixed-point fabrics' per-p-bit RNG states straight from the hash, with no n·chains arrays between."""
-    h = np.uint64(0x8B51F9DD)
-    mult, mask = np.uint64(0x58F38DED), np.uint64(0xFFFFFFFF)
-    j = 0                                 # i mod len(pool), without a division per word
-    phase = o = 0                         # counters, not i // every: no division per word
-    for _ in range(len(out) * every):
-        v = np.uint64(pool[j]) ^ h
-        h = (h * mult) & mask
-        v = (v * h) & mask
-        if phase == 0:
-            w = np.uint32(v ^ (v >> np.uint64(16))) & keep
-            if nonzero and w == 0:
-                w = np.uint32(1)
-            out[o] = w
-            o += 1
-        phase += 1
-        if phase == every:
-            phase = 0
-        j += 1
-        if j == len(pool):
-            j = 0
+def chain_words(key, chain0, out):
+    """out[w, c] ← word w of chain chain0 + c of the stream `key`: runspec.chain_words compiled (the
+    same words; tested), for the n·chains states of per-p-bit RNGs."""
+    W, C = out.shape
+    for w in range(W):
+        for c in range(C):
+            counter = (np.uint64(chain0 + c) * np.uint64(W) + np.uint64(w)) * GOLDEN
+            out[w, c] = _splitmix(counter ^ key)
 
 
 @njit(inline="always")

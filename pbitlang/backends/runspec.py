@@ -220,15 +220,21 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def stream_key(seed: int, stream: int) -> np.uint64:
+    """The key of one random stream (a purpose: starts, chain streams, p-bit RNGs) of a seed."""
+    return splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
+
+
 def chain_words(seed: int, chains, words: int, stream: int = 0) -> np.ndarray:
     """(words, len(chains)) uint64 random words of each chain c in `chains`, from (seed, stream, c)
     alone: so a chain draws the same whether it runs with 3 others or 3000, on one thread or a
-    machine of its own.  Two rounds of SplitMix64 over a counter."""
+    machine of its own.  SplitMix64's output function over a keyed counter; backends.kernels.chain_words is
+    the same, compiled, for the n·chains words of per-p-bit RNGs."""
     chains = np.arange(chains, dtype=np.uint64) if np.ndim(chains) == 0 else np.asarray(chains, dtype=np.uint64)
-    key = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
+    key = stream_key(seed, stream)
     with np.errstate(over="ignore"):
         counter = (chains[None, :] * np.uint64(max(words, 1)) + np.arange(words, dtype=np.uint64)[:, None]) * GOLDEN
-    return splitmix64(splitmix64(counter ^ key))
+    return splitmix64(counter ^ key)
 
 
 def initial_state(ir, spec: RunSpec) -> np.ndarray:

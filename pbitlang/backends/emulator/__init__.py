@@ -16,7 +16,7 @@ import numpy as np
 from .. import kernels
 from ..base import Backend
 from ..cpu import CpuKernel, beta_rows
-from ..runspec import COMMON_OPTIONS
+from ..runspec import COMMON_OPTIONS, stream_key
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
 from .quantize import activation_table, input_bounds, input_window, lut_shift, quantize
@@ -25,23 +25,6 @@ from .quantize import activation_table, input_bounds, input_window, lut_shift, q
 def fabrics() -> dict:
     """name → description of the built-in fabric profiles."""
     return builtin_fabrics()
-
-
-def seed_words(seed, k: int) -> np.ndarray:
-    """numpy's SeedSequence(seed).generate_state(k, uint64), with its hash compiled (numpy runs it as
-    a Python loop)."""
-    words = np.empty(2 * k, np.uint32)
-    kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, words, 1, np.uint32(0xFFFFFFFF), False)
-    return words.astype("<u4", copy=False).view("<u8").astype(np.uint64, copy=False)   # as numpy pairs them
-
-
-def pbit_rng_states(seed, n: int, chains: int, keep: int) -> np.ndarray:
-    """Each p-bit's RNG state per chain, (n, chains) uint32: the low 32 bits of seed_words(seed, n·chains)
-    masked with `keep`, 0 made 1 (an LFSR must not start at zero); made in one compiled pass, with no
-    n·chains arrays between."""
-    out = np.empty(n * chains, np.uint32)
-    kernels.seed_sequence_words(np.random.SeedSequence(int(seed)).pool, out, 2, np.uint32(keep), True)
-    return out.reshape(n, chains)
 
 
 class EmulatorBackend(Backend):
@@ -171,16 +154,21 @@ class FixedPoint:
         return self.stacked[1], np.ascontiguousarray(which.reshape(betas.shape), dtype=np.int64)
 
     def seed(self, seed, chains: int) -> None:
-        """The per-p-bit RNG states (xorshift, Galois) and the analog sources' held values from a seed."""
-        n, words = self.n, seed_words(seed, 4)
+        """The per-p-bit RNG states (xorshift, Galois) and the analog sources' held values, each p-bit's
+        from (seed, its chain) alone, as the chains' own streams are."""
+        n = self.n
         self.pstate = np.zeros((1, 1), np.uint32)
+        self.hold = np.zeros((1, 1), np.uint64)
         if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):      # 32-bit states: half the memory traffic
             keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
-            self.pstate = pbit_rng_states(words[2], n, chains, keep)
-        self.hold = np.zeros((1, 1), np.uint64)
+            words = np.empty((n, chains), np.uint64)
+            kernels.chain_words(stream_key(seed, 3), 0, words)
+            self.pstate = (words & np.uint64(keep)).astype(np.uint32)
+            self.pstate[self.pstate == 0] = 1                              # an LFSR must not start at zero
         if self.analog:
-            self.hold = np.random.default_rng(int(words[3])).integers(0, 1 << self.ar["lut_bits"], size=(n, chains),
-                                                                      dtype=np.uint64)
+            self.hold = np.empty((n, chains), np.uint64)
+            kernels.chain_words(stream_key(seed, 4), 0, self.hold)
+            self.hold >>= np.uint64(64 - self.ar["lut_bits"])
 
     def drive(self, order, ticks, q, tables, table_of, s0, s1, S, snapshot, burn_in: int, thin: int, record,
               kept: int, groups) -> int:
