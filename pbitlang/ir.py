@@ -12,6 +12,7 @@ import json
 import math
 import zipfile
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,19 @@ class IR:
     h_term: np.ndarray | None = None                   # term id per spin's field (-1: none)
     J_term: np.ndarray | None = None                   # term id per J.data entry
     name: str = "<input>"
+
+    def __post_init__(self):
+        """Immutable in fact, not only by convention: every array read-only, every dict a read-only
+        view; dataclasses.replace(ir, ...) and with_arrays / with_weights (the one way to new weights)
+        give new IRs that are frozen the same way."""
+        for key in ("h", "colors", "clamp_index", "clamp_value", "h_term", "J_term"):
+            if getattr(self, key) is not None:
+                object.__setattr__(self, key, _frozen(getattr(self, key)))
+        object.__setattr__(self, "J", _freeze_csr(self.J))
+        object.__setattr__(self, "kbody", MappingProxyType({k: (_frozen(idx), _frozen(coeff))
+                                                            for k, (idx, coeff) in self.kbody.items()}))
+        object.__setattr__(self, "layout", MappingProxyType(dict(self.layout)))
+        object.__setattr__(self, "observables", MappingProxyType(dict(self.observables)))
 
     @property
     def num_colors(self) -> int:
@@ -330,9 +344,11 @@ def _poly_lines(prefix, polys):
 
 
 def _freeze_csr(J) -> sp.csr_array:
-    J = sp.csr_array(J)
-    for a in (J.data, J.indices, J.indptr):
-        a.flags.writeable = False
+    if not (isinstance(J, sp.csr_array) and not J.data.flags.writeable and not J.indices.flags.writeable
+            and not J.indptr.flags.writeable):
+        J = sp.csr_array(J)
+        for a in (J.data, J.indices, J.indptr):
+            a.flags.writeable = False
     return J
 
 

@@ -133,3 +133,21 @@ def test_weights_affine_map_is_exact():
     # the initial weights a = [0.5, 0, -0.5] are applied at compile time
     np.testing.assert_allclose(ir.energy(states), -v @ np.array([0.5, 0, -0.5]), atol=1e-12)
     assert ir.J.nnz == 12                  # structural zeros keep the trainable pairs
+
+
+def test_the_ir_is_immutable_in_fact():
+    """Every array is read-only and every dict a read-only view, also in IRs derived from it."""
+    from dataclasses import FrozenInstanceError, replace
+
+    ir = pb.compile("spin s[3]; energy -s[0]*s[1] + 0.5*s[0]*s[1]*s[2] - 0.2*s[2];").ir
+    derived = [ir, ir.with_arrays(np.ones(3), np.ones(ir.J.nnz)), replace(ir, h=np.zeros(3))]
+    for d in derived:
+        for a in (d.h, d.colors, d.clamp_index, d.clamp_value, d.J.data, d.J.indices, d.J.indptr,
+                  *[x for pair in d.kbody.values() for x in pair]):
+            with pytest.raises(ValueError):
+                a[...] = 0
+        for mapping in (d.layout, d.kbody, d.observables):
+            with pytest.raises(TypeError):
+                mapping["x"] = 1
+    with pytest.raises(FrozenInstanceError):
+        ir.num_spins = 4

@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from ..backends import get_backend
 from ..backends.runspec import all_in, beta_schedule
 from ..errors import CompileError, PbitError
-from ..ir import _freeze_csr, _frozen
 from ..results import SampleResult
 from .noise import lattice_graph, make_noise
 
@@ -121,19 +120,18 @@ class StepPattern:
         numbered.sort_indices()
         self.order = numbered.data.astype(np.int64) - 1
         self.indices, self.indptr, self.shape = numbered.indices, numbered.indptr, numbered.shape
-        self.J_term = _frozen(terms[self.order])
-        self.colors = _frozen(np.r_[ir.colors, (ir.colors[spec.data_index] + 1) % max(2, ir.num_colors)].astype(np.int32))
+        self.J_term = terms[self.order]
+        self.colors = np.r_[ir.colors, (ir.colors[spec.data_index] + 1) % max(2, ir.num_colors)].astype(np.int32)
         self.layout = dict(ir.layout)
         self.layout["__x_t"] = (n, (d,), "spin")
-        self.h_term = _frozen(np.r_[ir.h_term if ir.h_term is not None else np.full(n, -1),
-                                    np.full(d, -1)].astype(np.int32))
+        self.h_term = np.r_[ir.h_term if ir.h_term is not None else np.full(n, -1), np.full(d, -1)].astype(np.int32)
 
     def model(self, base, gamma: float):
         """The step model from the program at its step weights (base) and the link strength Γ."""
         data = np.r_[base.J.data, np.full(2 * self.d, -gamma)][self.order]
         J = sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
-        return replace(base, num_spins=self.n + self.d, h=_frozen(np.r_[base.h, np.zeros(self.d)]),
-                       J=_freeze_csr(J), colors=self.colors, layout=dict(self.layout), weights=None,
+        return replace(base, num_spins=self.n + self.d, h=np.r_[base.h, np.zeros(self.d)],
+                       J=J, colors=self.colors, layout=self.layout, weights=None,
                        observables={}, constraints=(), sources=self.sources, h_term=self.h_term,
                        J_term=self.J_term)
 

@@ -449,7 +449,6 @@ class StackedSteps:
     def __init__(self, ir, spec, T: int):
         from dataclasses import replace
 
-        from ..ir import _freeze_csr, _frozen
         self.ir, self.T = ir, T
         zero = np.zeros((T, ir.weights.num_weights))
         pattern = StepPattern(ir, spec)
@@ -478,12 +477,12 @@ class StackedSteps:
         for k in models[0].kbody:
             kbody[k] = (np.concatenate([m.kbody[k][0] + o for m, o in zip(models, offsets)]),
                         np.concatenate([m.kbody[k][1] for m in models]))
-        self.template = replace(models[0], num_spins=n_tot, h=_frozen(self.h0), J=_freeze_csr(J),
-                                colors=_frozen(np.concatenate([m.colors for m in models])),
-                                clamp_index=_frozen(np.concatenate([m.clamp_index + o for m, o in zip(models, offsets)])),
-                                clamp_value=_frozen(np.concatenate([m.clamp_value for m in models])),
-                                kbody=kbody, layout=layout, chains=(), J_term=_frozen(J_term),
-                                h_term=_frozen(np.concatenate([m.h_term for m in models])))
+        self.template = replace(models[0], num_spins=n_tot, h=self.h0, J=J,
+                                colors=np.concatenate([m.colors for m in models]),
+                                clamp_index=np.concatenate([m.clamp_index + o for m, o in zip(models, offsets)]),
+                                clamp_value=np.concatenate([m.clamp_value for m in models]),
+                                kbody=kbody, layout=layout, chains=(), J_term=J_term,
+                                h_term=np.concatenate([m.h_term for m in models]))
 
     def arrays(self, thetas: np.ndarray) -> tuple:
         """The stacked model's fields h and coupling data (aligned with template.J) at weights thetas (T, W)."""
