@@ -127,3 +127,23 @@ def colour(graph) -> np.ndarray:
     # isolated vertices all get colour 0 already; renumber densely
     _, dense = np.unique(colors, return_inverse=True)
     return dense.astype(np.int32)
+
+
+class ColourBlocks:
+    """The spins of a proper colouring, colour by colour: the unit of a parallel heat-bath update
+    (no two spins of a block are coupled, so a block updates at once and the update is an exact
+    Gibbs step).  `order` lists the spins colour by colour (ascending within a colour) and
+    ptr[c]:ptr[c + 1] is colour c's range of it; iterating gives each non-empty block.  Every
+    sampler and the forward noise of chains take their update order from here."""
+
+    def __init__(self, colors: np.ndarray, spins=None, num_colors: int | None = None):
+        colors = np.asarray(colors)
+        spins = np.arange(len(colors)) if spins is None else np.asarray(spins, dtype=np.int64)
+        k = int(colors.max()) + 1 if num_colors is None and len(colors) else int(num_colors or 0)
+        self.order = spins[np.lexsort((spins, colors[spins]))].astype(np.int64)
+        self.ptr = np.r_[0, np.cumsum(np.bincount(colors[self.order], minlength=k))].astype(np.int64)
+
+    def __iter__(self):
+        for a, b in zip(self.ptr[:-1], self.ptr[1:]):
+            if b > a:
+                yield self.order[a:b]

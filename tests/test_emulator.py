@@ -253,9 +253,10 @@ energy {
 
 
 def _tiles_of(ir, clamp_index):
-    from pbitlang.backends.cpu import update_order
+    from pbitlang.colour import ColourBlocks
     held = np.union1d(ir.clamp_index, clamp_index)
-    order, block_ptr = update_order(ir, np.setdiff1d(np.arange(ir.num_spins), held))
+    blocks = ColourBlocks(ir.colors, np.setdiff1d(np.arange(ir.num_spins), held), ir.num_colors)
+    order, block_ptr = blocks.order, blocks.ptr
     return order, block_ptr, tiles_module.BlockTiles(ir.J, order, block_ptr, synchronous=True)
 
 

@@ -151,3 +151,12 @@ def test_the_ir_is_immutable_in_fact():
                 mapping["x"] = 1
     with pytest.raises(FrozenInstanceError):
         ir.num_spins = 4
+
+
+def test_colour_blocks_order_the_spins_colour_by_colour():
+    from pbitlang.colour import ColourBlocks
+    colors = np.array([1, 0, 2, 0, 1, 1])
+    blocks = ColourBlocks(colors, spins=[0, 1, 2, 4, 5])          # spin 3 held
+    assert blocks.order.tolist() == [1, 0, 4, 5, 2] and blocks.ptr.tolist() == [0, 1, 4, 5]
+    assert [b.tolist() for b in blocks] == [[1], [0, 4, 5], [2]]
+    assert [b.tolist() for b in ColourBlocks(colors, spins=[0, 2], num_colors=3)] == [[0], [2]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..colour import ColourBlocks
 from ..errors import BackendError
 from . import kernels
 from .base import Backend, Draws, Kernel, Record, one_blas_thread
@@ -32,13 +33,6 @@ def chain_groups(chains: int, threads) -> np.ndarray:
     g = max(1, min(int(threads), chains))
     cuts = np.round(np.linspace(0, chains, g + 1) / CHAIN_ALIGN).astype(np.int64) * CHAIN_ALIGN
     return np.unique(np.r_[0, np.clip(cuts[1:-1], 0, chains), chains]).astype(np.int64)
-
-
-def update_order(ir, free: np.ndarray) -> tuple:
-    """(the free spins colour by colour, each colour's bounds in that list)."""
-    order = free[np.lexsort((free, ir.colors[free]))].astype(np.int64)
-    block_ptr = np.r_[0, np.cumsum(np.bincount(ir.colors[order], minlength=ir.num_colors))].astype(np.int64)
-    return order, block_ptr
 
 
 def kbody_table(ir):
@@ -91,7 +85,8 @@ class CpuKernel(Kernel):
     def __init__(self, ir, chains: int, clamp_index=(), threads=1, ticks: int = 0, q: float = 1.0):
         super().__init__(ir, chains, clamp_index)
         self.ticks, self.q = ticks, q
-        self.order, block_ptr = update_order(ir, self.free)
+        blocks = ColourBlocks(ir.colors, self.free, ir.num_colors)
+        self.order, block_ptr = blocks.order, blocks.ptr
         self.groups = chain_groups(self.chains, threads)
         self.tiles = block_tiles(ir.J, self.order, block_ptr, synchronous=ticks == 0)   # async: no tiles
         self.buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)

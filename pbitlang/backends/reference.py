@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
+from ..colour import ColourBlocks
 from .base import Backend, Draws, Kernel, Record
 from .runspec import COMMON_OPTIONS
 
@@ -57,8 +58,7 @@ class ColourBlock:
 class ReferenceKernel(Kernel):
     def __init__(self, ir, chains: int, clamp_index=()):
         super().__init__(ir, chains, clamp_index)
-        free_colour = ir.colors[self.free]
-        self.blocks = [ColourBlock(ir, self.free[free_colour == c]) for c in np.unique(free_colour)]
+        self.blocks = [ColourBlock(ir, spins) for spins in ColourBlocks(ir.colors, self.free)]
         self.rng = np.random.default_rng(0)
 
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:

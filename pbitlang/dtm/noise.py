@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends.reference import heat_bath
-from ..colour import colour
+from ..colour import ColourBlocks, colour
 from ..errors import CompileError
 from .schedules import coupling_strength, flip_schedule
 
@@ -63,6 +63,7 @@ class CorrelatedNoise(FlipNoise):
         T = self.steps
         self.betas = 1.0 - np.arange(1, T + 1) / T           # β_t: from 1 − 1/T down to 0 at t = T
         self.colors = colour(self.graph) if self.graph.shape[0] else np.zeros(0, np.int32)
+        self.blocks = list(ColourBlocks(self.colors))
 
     def _fields(self, y, x, t, block):
         coupling = self.betas[t - 1] * self.J * np.asarray((self.graph[block] @ y.T).T)
@@ -71,8 +72,7 @@ class CorrelatedNoise(FlipNoise):
     def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
         y = x.astype(np.float64).copy()
         for _ in range(self.sweeps):
-            for c in range(int(self.colors.max()) + 1 if len(self.colors) else 0):
-                block = np.flatnonzero(self.colors == c)
+            for block in self.blocks:
                 f = self._fields(y, x, t, block)          # −∂E_fwd/∂y: the energy's field is −f
                 y[:, block] = heat_bath(-f, 1.0, rng.random(f.shape))
         return y.astype(np.int8)
@@ -85,8 +85,7 @@ class CorrelatedNoise(FlipNoise):
         y = x.copy()
         target = np.atleast_2d(x_next).astype(np.float64)
         logp = np.zeros(len(x))
-        for c in range(int(self.colors.max()) + 1 if len(self.colors) else 0):
-            block = np.flatnonzero(self.colors == c)
+        for block in self.blocks:
             f = self._fields(y, x, t, block)
             logp += -np.logaddexp(0.0, -2.0 * target[:, block] * f).sum(axis=1)
             y[:, block] = target[:, block]
