@@ -32,7 +32,7 @@ NOISES = {"independent": "noise flip(schedule = SCHED);",
 
 def reference(prog, num, seed, tempering=None):
     chains = 32
-    res = prog.sample("reference", chains=chains, sweeps=(num // chains) * 10, burn_in=2000, thin=10, seed=seed,
+    res = prog.sample("cpu", chains=chains, sweeps=(num // chains) * 10, burn_in=2000, thin=10, seed=seed,
                       **({"tempering": tempering} if tempering else {}))
     return res.samples[:num]
 
@@ -142,10 +142,10 @@ def main(argv=None):
             print(f"steps {schedule:7} T={T}: energy W1 {row['energy_W1']:.4f} ± {row['energy_W1_sd']:.4f}  "
                   f"|m| W1 {row['absm_W1']:.4f} ± {row['absm_W1_sd']:.4f}", flush=True)
     print(f"wrote {write_json('physics_study', results)}")
-    plot(results)
+    plot(results, Path(args.figures))
 
 
-def plot(results):
+def plot(results, figures: Path):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -180,7 +180,6 @@ def plot(results):
     ax.set_title("ea3d: P(q)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    figures = Path(args.figures)
     figures.mkdir(parents=True, exist_ok=True)
     fig.savefig(figures / "physics_study.png", dpi=100)
     fig, ax = plt.subplots(figsize=(5, 3.4))

@@ -11,8 +11,10 @@ Prints a table and writes benchmarks/results/sample.json."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import Probe, cpu_info, print_table, write_json  # noqa: E402
@@ -52,6 +54,15 @@ def dwave_rate(prog, sweeps, chains):
     return ir.num_spins * chains * sweeps / (time.perf_counter() - t) / 1e9
 
 
+def thrml_rate(name, L, sweeps, chains):
+    """THRML's rate on the same model, chains and colouring, measured in a process of its own (JAX's
+    thread pools stay behind in a process and slow the compiled kernels measured after them), or
+    None when THRML is not installed."""
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("peer_thrml.py")), name, str(L), str(chains),
+                          str(sweeps)], capture_output=True, text=True)
+    return float(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.strip() else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--updates", type=float, default=2e8, help="spin updates per measurement (default 2e8)")
@@ -72,7 +83,7 @@ def main(argv=None):
                   for (backend, _, _), (c, sw) in zip(runs, shapes)]           # the oracle: a twentieth
         for (backend, opts, _), (c, _) in zip(runs, shapes):
             prog.sample(backend, chains=c, sweeps=10, seed=0, **opts)          # compile kernels, warm caches
-        probe_rate, best, peer = None, [0.0] * len(runs), None
+        probe_rate, best, peer, thrml = None, [0.0] * len(runs), None, None
         for _ in range(3):                                 # rounds: the probe and every backend in turn
             p = probe.run(L, chains, sweeps, dim, repeats=1)
             probe_rate = p if probe_rate is None or (p is not None and p > probe_rate) else probe_rate
@@ -80,18 +91,26 @@ def main(argv=None):
                 best[k] = max(best[k], rate(prog, backend, sw, c, opts))
             d = dwave_rate(prog, max(10, sweeps // 10), chains)
             peer = d if peer is None or (d is not None and d > peer) else peer
+            th = thrml_rate(name, L, max(10, sweeps // 10), chains)
+            thrml = th if thrml is None or (th is not None and th > thrml) else thrml
         for (_, _, label), (c, sw), r in zip(runs, shapes, best):
             rows.append({"model": f"{name} L={L}", "spins": n, "chains": c, "sweeps": sw, "backend": label,
                          "updates_per_ns": r, "probe_updates_per_ns": probe_rate,
                          "ratio": r / probe_rate if probe_rate else None,
-                         "vs_dwave": r / peer if peer else None, **info})
+                         "vs_dwave": r / peer if peer else None, "vs_thrml": r / thrml if thrml else None, **info})
         if peer is not None:
             rows.append({"model": f"{name} L={L}", "spins": n, "chains": chains, "sweeps": max(10, sweeps // 10),
                          "backend": "dwave-samplers SA", "updates_per_ns": peer, "probe_updates_per_ns": probe_rate,
-                         "ratio": peer / probe_rate if probe_rate else None, "vs_dwave": 1.0, **info})
+                         "ratio": peer / probe_rate if probe_rate else None, "vs_dwave": 1.0,
+                         "vs_thrml": peer / thrml if thrml else None, **info})
+        if thrml is not None:
+            rows.append({"model": f"{name} L={L}", "spins": n, "chains": chains, "sweeps": max(10, sweeps // 10),
+                         "backend": "THRML (JAX, CPU)", "updates_per_ns": thrml, "probe_updates_per_ns": probe_rate,
+                         "ratio": thrml / probe_rate if probe_rate else None,
+                         "vs_dwave": thrml / peer if peer else None, "vs_thrml": 1.0, **info})
     print_table(rows, [("model", "model", "14"), ("chains", "chains", ">6"), ("backend", "backend", "24"),
                        ("upd/ns", "updates_per_ns", "8.3f"), ("probe", "probe_updates_per_ns", "8.3f"),
-                       ("ratio", "ratio", "6.2f"), ("×dwave", "vs_dwave", "7.1f")])
+                       ("ratio", "ratio", "6.2f"), ("×dwave", "vs_dwave", "7.1f"), ("×thrml", "vs_thrml", "7.1f")])
     print(f"\nwrote {write_json('sample', rows)}")
 
 
