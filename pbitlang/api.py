@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from .backends import run_backend
-from .compiler import compile_ir
-from .dtm.training import TrainedChain, train_chain
 from .errors import PbitError
 from .ir import IR, load_ir
 
@@ -39,7 +37,7 @@ class TrainedModel(Program):
     """A program with a trained denoising chain: per-step weights, metrics, and generation.  Its IR
     is the program at the first step's weights."""
 
-    def __init__(self, trained: TrainedChain):
+    def __init__(self, trained):
         ir, thetas = trained.base_ir, trained.thetas
         super().__init__(ir.with_weights(thetas[0]) if ir.weights is not None and len(thetas) else ir)
         self.trained = trained
@@ -65,6 +63,7 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
         if params:
             raise PbitError("params cannot be applied to a compiled .pbir file")
         return load(program)
+    from .compiler import compile_ir          # the compiler (and sympy) only when something is compiled
     timings: dict = {}
     ir = compile_ir(program, params, timings=timings, **options)
     return Program(ir, timings)
@@ -72,10 +71,12 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
 
 def load(path) -> Program:
     """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
+    from .dtm.training import TrainedChain
     trained = TrainedChain.load(path)
     return TrainedModel(trained) if trained is not None else Program(load_ir(path))
 
 
 def train(program, data, chain=None, epochs=10, seed=0, **options) -> TrainedModel:
     """Train a denoising chain of `program` on `data` (see pbitlang.dtm.training and docs/dtm.md)."""
+    from .dtm.training import train_chain
     return TrainedModel(train_chain(program, data, chain=chain, epochs=epochs, seed=seed, **options))

@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .errors import DataError, PbitError, Source
+from .errors import DataError, Source
 from .grammar import parse
 from .ir import IR
-from .semantics.check import Limits, check
+from .limits import Limits
+from .semantics.check import check
 from .semantics.lower import LowerOptions, lower
 
 
@@ -49,31 +48,3 @@ def compile_ir(program, params: dict | None = None, *, limits: Limits | None = N
     t3 = time.perf_counter()
     timings.update({"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "total": t3 - t0})
     return ir
-
-
-def parse_define(text: str):
-    """-D NAME=VALUE: a scalar (int, real, bool) or @file.npy."""
-    if "=" not in text:
-        raise PbitError(f"-D expects NAME=VALUE, got '{text}'")
-    name, value = text.split("=", 1)
-    name, value = name.strip(), value.strip()
-    if not name.isidentifier():
-        raise PbitError(f"-D: '{name}' is not a parameter name")
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return name, np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise DataError(f"-D {name}: cannot load '{path}': {err}") from None
-    low = value.lower()
-    if low in ("true", "false"):
-        return name, low == "true"
-    try:
-        return name, int(value)
-    except ValueError:
-        pass
-    try:
-        v = float(value)
-    except ValueError:
-        raise PbitError(f"-D {name}: '{value}' is not a number, true/false, or @file.npy") from None
-    return name, v

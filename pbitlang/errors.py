@@ -100,3 +100,12 @@ class BackendError(PbitError):
 
 class OptionError(BackendError):
     """An option's name or value is not accepted."""
+
+
+class PbitWarning(UserWarning):
+    """Something in a program that is allowed but probably not meant (an empty program); its text
+    has the same form as an error's, `file:line:col: warning: …`."""
+
+    @classmethod
+    def at(cls, message: str, span: Span | None = None) -> "PbitWarning":
+        return cls(str(PbitError(message, span, kind="warning")))

@@ -7,7 +7,6 @@ canonical text form (sorted, %.12g) is what golden tests compare; .pbir files
 are npz + JSON, loaded with allow_pickle=False."""
 from __future__ import annotations
 
-import io
 import json
 import math
 import zipfile
@@ -38,28 +37,6 @@ class Poly:
     idx: np.ndarray
     coeff: np.ndarray
 
-    def evaluate(self, S: np.ndarray, num_inst: int) -> np.ndarray:
-        """S (B, n) float ±1 → (B, num_inst)."""
-        B = S.shape[0]
-        if self.order == 0:
-            return np.broadcast_to(np.bincount(self.inst, self.coeff, minlength=num_inst), (B, num_inst))
-        if self.order == 1:
-            A = sp.csr_array((self.coeff, (self.inst, self.idx[:, 0])), shape=(num_inst, S.shape[1]))
-            return np.asarray((A @ S.T).T)
-        prod = S[:, self.idx[:, 0]] * self.coeff
-        for q in range(1, self.order):
-            prod *= S[:, self.idx[:, q]]
-        agg = sp.csr_array((np.ones(len(self.inst)), (np.arange(len(self.inst)), self.inst)),
-                           shape=(len(self.inst), num_inst))
-        return np.asarray(prod @ agg)
-
-
-def eval_polys(polys, S, num_inst) -> np.ndarray:
-    out = np.zeros((S.shape[0], num_inst))
-    for p in polys:
-        out += p.evaluate(S, num_inst)
-    return out
-
 
 @dataclass(frozen=True)
 class Observable:
@@ -68,8 +45,10 @@ class Observable:
     polys: tuple
     transform: str = ""          # "" or "abs": applied to the polynomial's value
 
-    def values(self, S) -> np.ndarray:
-        v = eval_polys(self.polys, S, self.size)
+    def values(self, X) -> np.ndarray:
+        """Values of states X (K, n, C) → (K, size, C) (pbitlang.measure's layout)."""
+        from . import measure
+        v = measure.polynomials(self.polys, self.size, X)
         return np.abs(v) if self.transform == "abs" else v
 
     @property
@@ -92,9 +71,10 @@ class Constraint:
     def num_instances(self) -> int:
         return len(self.positions)
 
-    def amounts(self, S: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-        """How much each sample violates each instance (0 where satisfied)."""
-        r = eval_polys(self.polys, S, self.num_instances)
+    def amounts(self, X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """How much each state of X (K, n, C) violates each instance → (K, instances, C), 0 where satisfied."""
+        from . import measure
+        r = measure.polynomials(self.polys, self.num_instances, X)
         if self.op == "==":
             v = np.abs(r)
         elif self.op == "<=":
@@ -164,44 +144,30 @@ class IR:
     def num_couplings(self) -> int:
         return int(self.J.nnz // 2)
 
-    # ---- evaluation
-    def _as_spins(self, states) -> np.ndarray:
+    # ---- evaluation (pbitlang.measure: compiled, read from int8, no float copy of the states)
+    def _rows(self, states) -> tuple:
+        """states (..., n) → (their leading shape, the same states as measure's X (B, n, 1))."""
         S = np.asarray(states)
-        if S.shape[-1] != self.num_spins:
-            raise ValueError(f"states have {S.shape[-1]} columns but the model has {self.num_spins} spins")
-        return S.reshape(math.prod(S.shape[:-1]), self.num_spins).astype(np.float64)
+        if S.ndim == 0 or S.shape[-1] != self.num_spins:
+            raise ValueError(f"states have {S.shape[-1:] or 'no'} columns but the model has {self.num_spins} spins")
+        lead = S.shape[:-1]
+        return lead, S.reshape(math.prod(lead), self.num_spins, 1)
 
     def energy(self, states) -> np.ndarray:
         """E(s) for states (..., n) in ±1 → energies (...,)."""
-        states = np.asarray(states)
-        lead = states.shape[:-1]
-        out = np.empty(math.prod(lead))
-        flat = states.reshape(math.prod(lead), self.num_spins)
-        step = max(1, 2**22 // max(self.num_spins, 1))
-        for a in range(0, len(flat), step):
-            S = flat[a:a + step].astype(np.float64)
-            e = self.offset + S @ self.h + 0.5 * np.einsum("bi,bi->b", S, np.asarray((self.J @ S.T).T))
-            for idx, coeff in self.kbody.values():
-                prod = np.broadcast_to(coeff, (len(S), len(coeff))).copy()
-                for q in range(idx.shape[1]):
-                    prod *= S[:, idx[:, q]]
-                e = e + prod.sum(axis=1)
-            out[a:a + step] = e
-        return out.reshape(lead)
+        from . import measure
+        lead, X = self._rows(states)
+        return measure.energies(self, X).reshape(lead)
 
     def observe(self, states) -> dict:
         """Observables of states (..., n) → name -> array (..., *shape)."""
-        states = np.asarray(states)
-        lead = states.shape[:-1]
-        S = self._as_spins(states)
-        return {name: ob.values(S).reshape(lead + ob.shape) for name, ob in self.observables.items()}
+        lead, X = self._rows(states)
+        return {name: ob.values(X).reshape(lead + ob.shape) for name, ob in self.observables.items()}
 
     def violations(self, states, tol: float = 1e-9) -> dict:
         """name -> (..., instances) amounts by which each constraint instance is violated."""
-        states = np.asarray(states)
-        lead = states.shape[:-1]
-        S = self._as_spins(states)
-        return {c.name: c.amounts(S, tol).reshape(lead + (c.num_instances,)) for c in self.constraints}
+        lead, X = self._rows(states)
+        return {c.name: c.amounts(X, tol).reshape(lead + (c.num_instances,)) for c in self.constraints}
 
     def with_weights(self, theta) -> "IR":
         """The same program with weights θ (the affine map applied exactly)."""

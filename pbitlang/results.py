@@ -7,24 +7,32 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import threading
 import zipfile
+from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.lib.format as npformat
 
 from .errors import IRFileError, PbitError
 from .stats import log_binning, mean_and_error
 
 SAMPLES_FORMAT = "pbit-samples"
 SAMPLES_VERSION = 1
+TRANSPOSE_SWEEPS = 4
 
 
 class SampleResult:
     """Samples (int8 ±1) of one run, with the IR they came from.
 
     A sampler's own layout is `native` (kept, n, chains); `samples` is the contract's view
-    (chains × kept, n), chain-major, made on first use."""
+    (chains × kept, n), chain-major, made on first use.  Energies and observables are measured
+    (pbitlang.measure) from the int8 states when first asked for, one name at a time, and kept."""
 
     def __init__(self, ir, samples: np.ndarray, num_chains: int, info: dict | None = None,
                  energies: np.ndarray | None = None, observables: dict | None = None):
@@ -32,16 +40,17 @@ class SampleResult:
         self.__dict__["samples"] = np.ascontiguousarray(samples, dtype=np.int8)
         self.num_chains = int(num_chains)
         self.info = dict(info or {})
+        self._stored = dict(observables or {})      # name -> (samples, ...) given, not measured
         if energies is not None:
-            self.__dict__["energies"] = np.asarray(energies, dtype=np.float64)
-        if observables is not None:
-            self.__dict__["observables"] = dict(observables)
+            self._stored["energy"] = np.asarray(energies, dtype=np.float64)
+        self._traces: dict = {}
 
     @classmethod
     def from_native(cls, ir, native: np.ndarray, info: dict | None = None) -> "SampleResult":
         """A result over states in the samplers' layout (kept, n, chains), kept as they are."""
         res = cls.__new__(cls)
         res.ir, res.num_chains, res.info = ir, int(native.shape[2]), dict(info or {})
+        res._stored, res._traces = {}, {}
         res.__dict__["native"] = native
         return res
 
@@ -54,10 +63,10 @@ class SampleResult:
     @cached_property
     def samples(self) -> np.ndarray:
         kept, n, C = self.native.shape
-        return np.ascontiguousarray(self.native.transpose(2, 0, 1)).reshape(C * kept, n)
+        return chain_major(self.native, 0, n).reshape(C * kept, n)
 
     def __repr__(self):
-        return (f"<SampleResult {self.info.get('backend', '?')}: {len(self.samples)} samples × {self.samples.shape[1]} "
+        return (f"<SampleResult {self.info.get('backend', '?')}: {len(self)} samples × {self.num_spins} "
                 f"spins, {self.num_chains} chains>")
 
     def __len__(self):
@@ -69,34 +78,74 @@ class SampleResult:
             return self.native.shape[0]
         return len(self.samples) // max(self.num_chains, 1)
 
-    @cached_property
-    def energies(self) -> np.ndarray:
-        return self.ir.energy(self.samples) if len(self.samples) else np.zeros(0)
+    @property
+    def num_spins(self) -> int:
+        return (self.native if "native" in self.__dict__ else self.samples.T).shape[1]
 
-    @cached_property
-    def observables(self) -> dict:
-        if not self.ir.observables:
-            return {}
-        return self.ir.observe(self.samples)
+    @property
+    def energies(self) -> np.ndarray:
+        """E of every sample (chains × kept,), chain-major like `samples`."""
+        return self.trace("energy").reshape(-1)
+
+    @property
+    def observables(self) -> Mapping:
+        """name -> (chains × kept, *shape): each measured on first access."""
+        return _Observables(self)
+
+    def _names(self) -> list:
+        if self.ir is not None:
+            return list(self.ir.observables)
+        return [k for k in self._stored if k != "energy"]
+
+    def trace(self, name: str = "energy") -> np.ndarray:
+        """Per-chain trace (chains, kept, ...) of 'energy' or an observable, measured once."""
+        if name not in self._traces:
+            self._traces[name] = self._measure(name)
+        return self._traces[name]
+
+    def _measure(self, name: str) -> np.ndarray:
+        C, K = self.num_chains, self.kept
+        if name in self._stored:
+            v = self._stored[name]
+            return v.reshape((C, K) + v.shape[1:])
+        if name != "energy" and name not in self._names():
+            known = ", ".join(["energy"] + self._names())
+            raise PbitError(f"no observable '{name}' (this run has: {known})")
+        if self.ir is None:
+            raise PbitError(f"'{name}' was not saved with these samples; load them with the program's IR")
+        from . import measure
+        if name == "energy":
+            return measure.energies(self.ir, self.native).T.copy() if K * C else np.zeros((C, K))
+        ob = self.ir.observables[name]
+        values = ob.values(self.native)                                    # (K, size, C)
+        return np.ascontiguousarray(values.transpose(2, 0, 1)).reshape((C, K) + ob.shape)
 
     def variables(self, name: str) -> np.ndarray:
-        """Samples of one declared variable in its declared shape (bits as 0/1)."""
-        if self.ir is None or name not in self.ir.layout:
-            known = ", ".join(self.ir.layout) if self.ir is not None else ""
-            raise PbitError(f"no variable '{name}' (variables: {known})")
-        start, shape, kind = self.ir.layout[name]
+        """Samples of one declared variable in its declared shape (bits as 0/1), from the layout
+        of the program (or of the file the samples were loaded from)."""
+        layout = self.layout
+        if name not in layout:
+            raise PbitError(f"no variable '{name}' (variables: {', '.join(layout) or 'none recorded'})")
+        start, shape, kind = layout[name]
         size = math.prod(shape)
-        block = self.samples[:, start:start + size].reshape((len(self.samples),) + tuple(shape))
-        return ((block + 1) // 2).astype(np.int8) if kind == "bit" else block
+        if "native" in self.__dict__:
+            block = chain_major(self.native, start, start + size).reshape((len(self),) + tuple(shape))
+        else:
+            block = self.samples[:, start:start + size].reshape((len(self),) + tuple(shape))
+        return ((block + 1) // 2).astype(np.int8) if kind == "bit" else np.ascontiguousarray(block)
+
+    @property
+    def layout(self) -> dict:
+        """name -> (start, shape, kind) of the declared variables."""
+        if self.ir is not None:
+            return dict(self.ir.layout)
+        return {k: (int(s), tuple(sh), kd) for k, (s, sh, kd) in self.info.get("layout", {}).items()}
 
     def violations(self) -> dict:
         """Constraint name → (num_samples, instances) amounts of violation (0 where satisfied)."""
-        return self.ir.violations(self.samples)
-
-    def trace(self, name: str = "energy") -> np.ndarray:
-        """Per-chain trace (chains, kept, ...) of 'energy' or an observable."""
-        values = self.energies if name == "energy" else self.observables[name]
-        return values.reshape((self.num_chains, self.kept) + values.shape[1:])
+        C, K = self.num_chains, self.kept
+        return {c.name: c.amounts(self.native).transpose(2, 0, 1).reshape(C * K, c.num_instances)
+                for c in self.ir.constraints}
 
     def mean(self, name: str = "energy") -> tuple:
         """(mean, standard error) with autocorrelation; arrays for array observables."""
@@ -122,21 +171,20 @@ class SampleResult:
 
     def summary(self) -> dict:
         """What `pbit run --json` prints."""
-        out = {"backend": self.info.get("backend"), "num_spins": int(self.samples.shape[1]),
+        out = {"backend": self.info.get("backend"), "num_spins": int(self.num_spins),
                "num_colors": self.ir.num_colors if self.ir is not None else None,
-               "samples": int(len(self.samples)), "chains": self.num_chains}
-        if len(self.samples):
+               "samples": len(self), "chains": self.num_chains}
+        if len(self):
             m, se, tau, ess = mean_and_error(self.trace("energy"))
             out["energy"] = {"mean": m, "se": se, "tau": tau, "ess": ess}
             obs = {}
-            for name in self.observables:
+            for name in self._names():
                 mean, se = self.mean(name)
                 obs[name] = {"mean": np.asarray(mean).tolist(), "se": np.asarray(se).tolist()}
             out["observables"] = obs
             if self.ir is not None and self.ir.constraints:
-                v = self.violations()
-                out["constraints"] = {k: {"violated_fraction": float(np.mean(np.any(a > 0, axis=1)))}
-                                      for k, a in v.items()}
+                out["constraints"] = {c.name: {"violated_fraction": float(np.mean(np.any(
+                    c.amounts(self.native) > 0, axis=1)))} for c in self.ir.constraints}
         for key in ("timings", "spin_updates", "spin_updates_per_s", "interrupted", "beta", "seed",
                     "energy_per_sample_J", "latency_per_sample_s", "tempering"):
             if key in self.info:
@@ -144,25 +192,56 @@ class SampleResult:
         return out
 
     def to_dimod(self):
-        """A dimod.SampleSet (SPIN vartype; variable labels are the spin names)."""
+        """A dimod.SampleSet labelled by the spin names (`s[3,4]`): BINARY (0/1) when every variable
+        of the program is a bit, SPIN otherwise; `info` carries the run's info."""
         try:
             import dimod
         except ImportError:
             raise PbitError("to_dimod() needs dimod: pip install 'pbitlang[dimod]'") from None
-        labels = [self.ir.spin_name(i) for i in range(self.samples.shape[1])]
-        return dimod.SampleSet.from_samples((self.samples, labels), vartype="SPIN", energy=self.energies)
+        if self.ir is None:
+            raise PbitError("to_dimod() needs the program: load the samples with SampleResult.load(path, ir)")
+        labels = [self.ir.spin_name(i) for i in range(self.num_spins)]
+        binary = bool(self.ir.layout) and all(kind == "bit" for _, _, kind in self.ir.layout.values())
+        values = (self.samples + 1) // 2 if binary else self.samples
+        return dimod.SampleSet.from_samples((values, labels), vartype="BINARY" if binary else "SPIN",
+                                            energy=self.energies, info=dict(self.info))
 
     # ---- files
     def save(self, path) -> None:
+        """npz + JSON (format pbit-samples v1): samples (chains × kept, n) int8, energies, one
+        `observable/NAME` per observable and meta.json.  Streamed chain by chain into a temporary
+        file beside `path` and renamed at the end, with Ctrl-C held off meanwhile: an existing
+        `path` is replaced whole or not at all."""
+        path = Path(path)
         info = json.loads(json.dumps(self.info, default=_jsonable))
-        meta = {"format": SAMPLES_FORMAT, "version": SAMPLES_VERSION, "num_chains": self.num_chains, "info": info,
-                "layout": {k: [s, list(sh), kd] for k, (s, sh, kd) in self.ir.layout.items()} if self.ir else {}}
-        arrays = {"samples": self.samples, "energies": self.energies}
-        for name, value in self.observables.items():
-            arrays[f"observable/{name}"] = value
-        arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        layout = {k: [int(s), list(sh), kd] for k, (s, sh, kd) in self.layout.items()}
+        meta = {"format": SAMPLES_FORMAT, "version": SAMPLES_VERSION, "num_chains": self.num_chains,
+                "num_spins": int(self.num_spins), "kept": self.kept, "info": info, "layout": layout}
+        C, K = self.num_chains, self.kept
+        members = [("samples", (C * K, self.num_spins), np.int8, self._chain_blocks()),
+                   ("energies", (C * K,), np.float64, [self.energies])]
+        for name in self._names():
+            tr = self.trace(name)
+            members.append((f"observable/{name}", (C * K,) + tr.shape[2:], np.float64, [tr]))
+        blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        members.append(("meta.json", blob.shape, np.uint8, [blob]))
+        with interrupts_held():
+            tmp = path.with_name(f".{path.name}.partial")
+            try:
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:
+                    for name, shape, dtype, blocks in members:
+                        _write_npy(zf, name, shape, dtype, blocks)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def _chain_blocks(self):
+        """The chain-major rows of `samples`, one chain at a time, without making `samples`."""
+        if "native" not in self.__dict__:
+            yield self.samples
+            return
+        for c in range(self.num_chains):
+            yield np.ascontiguousarray(self.native[:, :, c])
 
     @staticmethod
     def load(path, ir=None) -> "SampleResult":
@@ -171,17 +250,60 @@ class SampleResult:
             with np.load(Path(path), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-            if meta.get("format") != SAMPLES_FORMAT or meta.get("version") != SAMPLES_VERSION:
+            if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT \
+                    or meta.get("version") != SAMPLES_VERSION:
                 raise ValueError("not a pbit samples file of a known version")
-            samples = arrays["samples"]
+            samples, chains = arrays["samples"], meta["num_chains"]
+            if samples.dtype != np.int8 or samples.ndim != 2 or not isinstance(chains, int) or chains < 1 \
+                    or len(samples) % chains:
+                raise ValueError("samples must be int8 (chains × kept, n)")
+            if ir is not None and samples.shape[1] != ir.num_spins:
+                raise ValueError(f"{samples.shape[1]} spins per sample, the program has {ir.num_spins}")
         except FileNotFoundError:
             raise IRFileError(f"{path}: no such file") from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError) as err:
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError, TypeError) as err:
             raise IRFileError(f"{path}: not a samples file ({err})") from None
-        obs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("observable/")}
+        info = dict(meta.get("info") or {})
+        info.setdefault("layout", meta.get("layout") or {})
         if ir is not None:
-            return SampleResult(ir, samples, meta["num_chains"], meta["info"])
-        return SampleResult(None, samples, meta["num_chains"], meta["info"], arrays["energies"], obs)
+            return SampleResult(ir, samples, chains, info)
+        obs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("observable/")}
+        return SampleResult(None, samples, chains, info, arrays.get("energies"), obs)
+
+
+def chain_major(native: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Columns start:stop of native (kept, n, chains) as (chains, kept, stop − start), copied a few
+    sweeps at a time so that each piece of the transpose stays in cache (≈ 8× numpy's own)."""
+    kept, _, chains = native.shape
+    out = np.empty((chains, kept, stop - start), dtype=native.dtype)
+    for k in range(0, kept, TRANSPOSE_SWEEPS):
+        out[:, k:k + TRANSPOSE_SWEEPS] = native[k:k + TRANSPOSE_SWEEPS, start:stop].transpose(2, 0, 1)
+    return out
+
+
+def _write_npy(zf: zipfile.ZipFile, name: str, shape: tuple, dtype, blocks) -> None:
+    """One .npy member of an npz, written block by block (the blocks fill `shape` in C order)."""
+    with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+        header = {"descr": npformat.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+        npformat.write_array_header_2_0(fh, header)
+        for block in blocks:
+            fh.write(np.ascontiguousarray(block, dtype=dtype).data)
+
+
+@contextmanager
+def interrupts_held():
+    """Hold Ctrl-C off while a file is written: a SIGINT meanwhile is raised once the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _jsonable(x):
@@ -190,3 +312,23 @@ def _jsonable(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     return str(x)
+
+
+class _Observables(Mapping):
+    """res.observables: a read-only mapping whose values are measured when looked up."""
+
+    def __init__(self, res):
+        self._res = res
+
+    def __getitem__(self, name):
+        res = self._res
+        if name not in res._names():
+            raise KeyError(name)
+        tr = res.trace(name)
+        return tr.reshape((len(res),) + tr.shape[2:])
+
+    def __iter__(self):
+        return iter(self._res._names())
+
+    def __len__(self):
+        return len(self._res._names())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pbitlang as pb
-from pbitlang.backends.emulator import EmulatorBackend, fabrics, load_fabric, quantized_ir
+from pbitlang.backends.emulator import fabrics, load_fabric, quantized_ir
 from pbitlang.backends.emulator.fabric import GALOIS_TAPS
 from pbitlang.backends.kernels import galois_period
 from pbitlang.backends.emulator.ledger import ledger

@@ -5,7 +5,7 @@ import pytest
 
 import pbitlang as pb
 from pbitlang.backends import get_backend
-from pbitlang.backends.base import Record, drive
+from pbitlang.backends.driver import Record, drive, start
 from pbitlang.backends.exact import ExactBackend
 from pbitlang.testing import random_model_source
 
@@ -119,12 +119,13 @@ def test_the_driver_keeps_what_was_drawn_on_ctrl_c():
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    import pbitlang.backends.base as base
-    old, base.CHUNK_UPDATES = base.CHUNK_UPDATES, 64 * 4 * 10          # ten sweeps a piece
+    import pbitlang.backends.driver as driver
+    old, driver.CHUNK_UPDATES = driver.CHUNK_UPDATES, 64 * 4 * 10          # ten sweeps a piece
     try:
-        kept, done, interrupted, _ = drive(kernel, ir.h, ir.J.data, None, state, np.ones(100), 0, 0, 1, out, progress)
+        start(kernel, ir.h, ir.J.data, None, state, np.ones(100), 0)
+        kept, done, interrupted, _ = drive(kernel, state, np.ones(100), 0, 1, out, progress)
     finally:
-        base.CHUNK_UPDATES = old
+        driver.CHUNK_UPDATES = old
     assert interrupted and done == 20 and kept == 20
 
 

@@ -1,6 +1,5 @@
 """Parallel tempering and spin-glass observables against exact answers; the 2D ferromagnet's
 energy and specific heat against Kaufman's solution."""
-import math
 
 import numpy as np
 import pytest

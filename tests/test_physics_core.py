@@ -1,7 +1,5 @@
 """The 2D periodic ferromagnet against Kaufman's exact finite-size solution."""
-import math
 
-import numpy as np
 import pytest
 
 import pbitlang as pb

@@ -1,4 +1,4 @@
-"""The backend protocol: Backend.prepare() -> Kernel, Kernel.run() -> Draws, and the one driver loop.
+"""The backend protocol: Backend.prepare() -> Kernel, Kernel.run() -> Draws, and the driver (driver.py).
 
 A backend implements prepare(): everything that depends only on a model's structure (colour
 blocks, update order, padded rows, tiles, fabric placement, buffers) is done there, once.  The
@@ -9,39 +9,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import BackendError, OptionError
+from .driver import Draws, Record, drive, start
 from .runspec import COMMON_OPTIONS, RunSpec, initial_state, run_info, run_spec
-
-
-class Record:
-    """Where a run keeps states: `out` (kept, n, chains) int8, the samplers' own layout (spins × chains
-    per state, so a kept state is one contiguous copy).  The run's sweep j (0-based) is kept when
-    j + 1 − burn_in is a positive multiple of thin, into out[kept], while out has room.  burn_in may
-    be ≤ 0: a driver that splits one run into pieces passes the burn-in left at each piece."""
-    __slots__ = ("out", "burn_in", "thin", "kept")
-
-    def __init__(self, out: np.ndarray, burn_in: int = 0, thin: int = 1, kept: int = 0):
-        if out.dtype != np.int8 or out.ndim != 3 or not out.flags.c_contiguous:
-            raise ValueError("a record is a C-contiguous int8 array (kept, n, chains)")
-        self.out, self.burn_in, self.thin, self.kept = out, int(burn_in), int(thin), int(kept)
-
-    def due(self, j: int) -> bool:
-        after = j + 1 - self.burn_in
-        return after > 0 and after % self.thin == 0 and self.kept < len(self.out)
-
-
-@dataclass
-class Draws:
-    """What one Kernel.run did: sweeps run, states now in the record (all of them, not only this
-    run's), spin updates, and what the backend reports beyond samples (the emulator's ledger)."""
-    sweeps: int
-    kept: int
-    spin_updates: int
-    info: dict = field(default_factory=dict)
 
 
 class Kernel(ABC):
@@ -85,7 +58,8 @@ class Kernel(ABC):
 
     def energies(self, state: np.ndarray) -> np.ndarray:
         """E of every chain (column) of state under the last run's weights, float64 (chains,)."""
-        return self.model().energy(np.asarray(state).T)
+        from .. import measure
+        return measure.energies(self.model(), np.asarray(state)[None])[0]
 
     def weighted(self):
         """The IR at the last run's weights."""
@@ -110,34 +84,6 @@ class Kernel(ABC):
         """What a run of this many sweeps and kept states costs beyond its samples (the emulator's
         energy and latency ledger); nothing for most backends."""
         return {}
-
-
-CHUNK_UPDATES = 5e7      # spin updates per Kernel.run of the driver: Ctrl-C and progress are seen between runs
-
-
-def drive(kernel: Kernel, h, J_data, clamp_values, state, betas, seed, burn_in: int, thin: int, out: np.ndarray,
-          progress=None) -> tuple:
-    """The one driver loop: len(betas) sweeps in pieces of about CHUNK_UPDATES spin updates (the
-    random streams continue from piece to piece, so the samples are those of one run), keeping
-    every thin-th state after burn_in in out (kept, n, chains); progress(done, total) after each
-    piece.  Ctrl-C stops the run and keeps what was drawn.  Returns (kept, sweeps done,
-    interrupted, the last run's info)."""
-    total = len(betas)
-    step = max(1, int(CHUNK_UPDATES // max(state.size, 1)))
-    kept = done = 0
-    info: dict = {}
-    try:
-        while done < total:
-            stop = min(total, done + step)
-            first = done == 0                 # later pieces keep the weights, clamps and streams
-            draws = kernel.run(h if first else None, J_data if first else None, clamp_values if first else None,
-                               state, betas[done:stop], seed if first else None, Record(out, burn_in - done, thin, kept))
-            kept, done, info = draws.kept, stop, draws.info
-            if progress is not None:
-                progress(done, total)
-    except KeyboardInterrupt:
-        return kept, done, True, info
-    return kept, done, False, info
 
 
 class Backend(ABC):
@@ -180,9 +126,9 @@ class Backend(ABC):
         kernel = self.prepare(ir, spec.chains, spec.clamp_index, **own)
         state = initial_state(ir, spec)
         record = np.empty((spec.kept, ir.num_spins, spec.chains), dtype=np.int8)
-        t1 = time.perf_counter()
-        kept, done, interrupted, extra = drive(kernel, ir.h, ir.J.data, spec.clamp_value, state, spec.betas,
-                                               spec.seed, spec.burn_in, spec.thin, record, spec.progress)
+        t1 = start(kernel, ir.h, ir.J.data, spec.clamp_value, state, spec.betas, spec.seed)
+        kept, done, interrupted, extra = drive(kernel, state, spec.betas, spec.burn_in, spec.thin, record,
+                                               spec.progress)
         t2 = time.perf_counter()
         info = run_info(self.name, spec, ir, kernel, done, spec.chains, t0, t1, t2, interrupted,
                         **{**extra, **kernel.report(done, kept)})

@@ -126,16 +126,6 @@ class CpuKernel(Kernel):
         """What a run reports beyond its samples (Draws.info)."""
         return {}
 
-    def energies(self, state: np.ndarray) -> np.ndarray:
-        """E of every chain of state (compiled, float64) for the model the last run sampled."""
-        m = self.model()
-        E = np.full(self.chains, float(m.offset))
-        kernels.energies(m.J.indptr, m.J.indices, np.asarray(m.J.data, np.float64), np.asarray(m.h, np.float64),
-                         state, E)
-        for idx, coeff in m.kbody.values():
-            E += coeff @ np.prod(state[idx], axis=1, dtype=np.float64)
-        return E
-
 
 class CpuBackend(Backend):
     name = "cpu"

@@ -413,25 +413,6 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
     return kept_out[0]
 
 
-@njit(cache=True)
-def energies(indptr, indices, data, h, S, out):
-    """out[c] += Σ_i s_ic (h_i + Σ_{j>i} J_ij s_jc) in float64 for every chain c of S (n, chains): the
-    energies parallel tempering swaps on, each coupling of the symmetric J read once."""
-    C = S.shape[1]
-    f = np.empty(C)
-    for i in range(len(indptr) - 1):
-        for c in range(C):
-            f[c] = h[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            if j > i:
-                w = data[k]
-                for c in range(C):
-                    f[c] += w * S[j, c]
-        for c in range(C):
-            out[c] += S[i, c] * f[c]
-
-
 def padded_rows(J, values):
     """Each CSR row of J rounded up to a multiple of four entries (at least four), the pads pointing
     at the row's own spin with weight 0: (ptr (n+1,), neighbours, values of `values`' dtype).  The

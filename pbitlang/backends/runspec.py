@@ -90,6 +90,15 @@ def beta_schedule(beta, total: int) -> np.ndarray:
     return betas
 
 
+def sample_bytes(ir) -> int:
+    """Bytes a run holds per kept sample, post-processing included: the int8 states twice (the
+    sampler's layout and the (samples, n) view), the energy, every observable and the largest
+    constraint's residuals, in float64."""
+    observables = sum(ob.size for ob in ir.observables.values())
+    constraints = max((c.num_instances for c in ir.constraints), default=0)
+    return 2 * ir.num_spins + 8 * (1 + observables + constraints)
+
+
 def run_spec(ir, options: dict) -> RunSpec:
     chains = _int_option(options, "chains", 1, 1)
     sweeps = _int_option(options, "sweeps", 1000, 1)
@@ -108,7 +117,7 @@ def run_spec(ir, options: dict) -> RunSpec:
     betas = beta_schedule(beta, total)
     kept = sweeps // thin
     limit = options.get("max_sample_bytes", 4 * 2**30)
-    per_sample = ir.num_spins + 8 + 8 * sum(ob.size for ob in ir.observables.values())
+    per_sample = sample_bytes(ir)
     need = chains * kept * per_sample
     if need > limit:
         raise BackendError(

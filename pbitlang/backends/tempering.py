@@ -20,6 +20,7 @@ from numba import njit
 
 from ..errors import OptionError
 from ..results import SampleResult
+from .driver import start
 from .runspec import initial_state, run_info
 
 
@@ -107,12 +108,10 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     interrupted = False
     rounds = [k for k in (np.arange(0, R - 1, 2), np.arange(1, R - 1, 2)) if len(k)]
     gaps = ladder[:-1] - ladder[1:]
-    t1 = time.perf_counter()
+    t1 = start(kernel, ir.h, ir.J.data, clamp_values, X, ladder[tix][None, :], spec.seed, energies=True)
     try:
         while done < spec.total_sweeps:
-            first = done == 0                 # later runs keep the weights, clamps and streams
-            kernel.run(ir.h if first else None, ir.J.data if first else None, clamp_values if first else None, X,
-                       ladder[tix][None, :], spec.seed if first else None)
+            kernel.run(None, None, None, X, ladder[tix][None, :], None)
             done += 1
             if done % swap_every == 0:
                 E = kernel.energies(X)

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
 import traceback
+import warnings
+from pathlib import Path
 
-from ..compiler import parse_define
-from ..errors import PbitError
+import numpy as np
+
+from ..errors import DataError, PbitError, PbitWarning
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -30,10 +36,149 @@ def defines(items) -> dict:
     return params
 
 
+def parse_define(text: str):
+    """-D NAME=VALUE: a scalar (int, real, bool) or @file.npy."""
+    if "=" not in text:
+        raise PbitError(f"-D expects NAME=VALUE, got '{text}'")
+    name, value = text.split("=", 1)
+    name, value = name.strip(), value.strip()
+    if not name.isidentifier():
+        raise PbitError(f"-D: '{name}' is not a parameter name")
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return name, np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataError(f"-D {name}: cannot load '{path}': {err}") from None
+    low = value.lower()
+    if low in ("true", "false"):
+        return name, low == "true"
+    try:
+        return name, int(value)
+    except ValueError:
+        pass
+    try:
+        v = float(value)
+    except ValueError:
+        raise PbitError(f"-D {name}: '{value}' is not a number, true/false, or @file.npy") from None
+    return name, v
+
+
+def program_path(text: str, kinds=(".pb", ".pbir")) -> Path:
+    """A command's program argument: always a path (the tools never read program text from the
+    command line), of one of `kinds` (any case), an existing regular file."""
+    path = Path(text)
+    if path.is_dir():
+        raise DataError(f"{text}: is a directory, not a program ({' or '.join(kinds)} file)")
+    if path.suffix.lower() not in kinds:
+        hint = next((f"; did you mean {path}{k}?" for k in kinds if Path(f"{text}{k}").is_file()), "")
+        raise DataError(f"{text}: not a program: expected a {' or '.join(kinds)} file{hint}")
+    if not path.is_file():
+        raise DataError(f"{text}: no such file")
+    return path
+
+
+def check_output(text: str | None, what: str = "output") -> None:
+    """Refuse an output file that cannot be written, before any work is done: its folder must exist
+    and take a new file (tried, not guessed from permissions), and it must not be a folder."""
+    if not text:
+        return
+    path = Path(text)
+    if path.is_dir():
+        raise DataError(f"{what} {text}: is a directory")
+    _probe_folder(path.parent if str(path.parent) else Path("."), f"{what} {text}")
+
+
+def check_output_dir(text: str | None, what: str = "folder") -> None:
+    """Refuse an output folder that cannot be made or written, before any work is done."""
+    if not text:
+        return
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{what} {text}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{what} {text}: cannot be created ({err.strerror})") from None
+    _probe_folder(path, f"{what} {text}")
+
+
+def _probe_folder(folder: Path, label: str) -> None:
+    if not folder.is_dir():
+        raise DataError(f"{label}: the folder {folder} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".pbit-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise DataError(f"{label}: cannot write in {folder} ({err.strerror})") from None
+
+
+def add_limit_flags(p) -> None:
+    """--max-spins, --max-terms and --max-memory: the compiler's size limits, on every command that compiles."""
+    from ..limits import Limits
+    p.add_argument("--max-spins", type=int, default=Limits.max_spins, help="refuse programs with more spins")
+    p.add_argument("--max-terms", type=int, default=Limits.max_terms,
+                   help="refuse statements that span more index points")
+    p.add_argument("--max-memory", type=parse_bytes, default=None, metavar="BYTES",
+                   help="memory a compile may use, e.g. 8G (default: what the machine has available)")
+
+
+def limits(args):
+    from ..limits import Limits
+    return Limits(max_spins=args.max_spins, max_terms=args.max_terms, max_memory=args.max_memory)
+
+
+def parse_bytes(text: str) -> int:
+    """'8G', '512M', '1e9' → bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1] if t and t[-1] in units else ""
+    try:
+        value = float(t[:len(t) - len(unit)]) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (e.g. 8G, 512M)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive size")
+    return int(value)
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    return _integer(text, 1)
+
+
+def non_negative(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    return _integer(text, 0)
+
+
+def _integer(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is below the least allowed value, {low}")
+    return value
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, PbitWarning):
+        print(str(message), file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def run_main(body, argv, prog: str) -> int:
     """Run a CLI body, mapping errors to exit codes: 2 user error, 1 internal, 130 interrupted."""
     try:
-        return body(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            return body(argv)
     except ArgumentError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USER

@@ -6,7 +6,7 @@ import sys
 import time
 
 from ..compiler import compile_ir
-from ..semantics.check import Limits
+from ..limits import Limits
 from .common import Parser, defines, run_main
 
 

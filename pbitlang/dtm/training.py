@@ -371,7 +371,7 @@ def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed:
         raise PbitError("the program has no trainable weights (declare some with 'weight')")
     spec = chain_spec(ir, chain)
     X0 = data_to_spins(spec, data)
-    T, W, n, d = spec.steps, ir.weights.num_weights, ir.num_spins, len(spec.data_index)
+    T, W, n = spec.steps, ir.weights.num_weights, ir.num_spins
     rng = np.random.default_rng(seed)
     thetas = np.tile(ir.weights.theta, (T, 1))
     adam = Adam((T, W), opts.lr)

@@ -6,6 +6,9 @@ from typing import Optional
 
 from ..errors import Span
 
+KEYWORDS = frozenset("param let spin bit periodic weight energy for in where sum constraint penalty given observe "
+                     "chain over int real bool true false and or not".split())
+
 
 @dataclass(frozen=True)
 class Node:

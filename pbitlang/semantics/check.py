@@ -7,24 +7,27 @@ here, each with the span at fault (and the other place where two conflict)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CompileError, DataError, LimitError, Source, Span
+from ..errors import CompileError, DataError, LimitError, PbitWarning, Source, Span
+from ..limits import BYTES_PER_SPIN, BYTES_PER_TERM, Limits, available_memory
 from ..grammar import ast
 from .evaluate import KNOWN_FUNCS, TABLE_FUNCS, Env, as_index, describe, evaluate
 
 
-@dataclass
-class Limits:
-    """Size limits checked before anything big is allocated."""
-    max_spins: int = 50_000_000
-    max_terms: int = 200_000_000
-    max_param_elements: int = 100_000_000
-    max_monomials: int = 4096       # per statement, after symbolic expansion
-    max_power: int = 16             # exponent of a power of variables
+def check_memory(c, span) -> None:
+    """Refuse a compile whose estimated memory (spins and index points so far) exceeds the budget."""
+    budget = c.limits.max_memory if c.limits.max_memory is not None else available_memory()
+    need = BYTES_PER_SPIN * c.num_spins + BYTES_PER_TERM * c.planned_terms
+    if budget is not None and need > budget:
+        raise LimitError(f"compiling this program needs about {need / 2**30:.1f} GiB ({c.num_spins:,} spins, "
+                         f"{c.planned_terms:,} index points), more than the {budget / 2**30:.1f} GiB "
+                         f"{'allowed' if c.limits.max_memory is not None else 'of memory available'} "
+                         f"(set max_memory / --max-memory, or make the program smaller)", span)
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Checked:
     chains: list
     limits: Limits
     declared: dict = field(default_factory=dict)   # name -> span of its declaration
+    planned_terms: int = 0                          # index points of the statements expanded so far
 
     @property
     def num_spins(self) -> int:
@@ -111,6 +115,7 @@ def check(module: ast.Module, source: Source, params: dict | None = None, limits
             if c.num_spins > limits.max_spins:
                 raise LimitError(f"the program declares {c.num_spins:,} spins, over the limit of "
                                  f"{limits.max_spins:,} (raise it with max_spins / --max-spins)", st.span)
+            check_memory(c, st.span)
         elif isinstance(st, ast.WeightDecl):
             _declare(c, st.name, st.span)
             shape = _dims(c, st.dims, st)
@@ -168,10 +173,19 @@ def check(module: ast.Module, source: Source, params: dict | None = None, limits
         for name in ch.over:
             if name not in c.variables:
                 raise _unknown(c, name, ch.span, "variable")
+    if not c.variables:
+        warnings.warn(PbitWarning.at("the program declares no variables: there is nothing to sample",
+                                     Span(source, 1, 1)), stacklevel=2)
     return c
 
 
+def _not_keyword(name: str, span: Span):
+    if name in ast.KEYWORDS or name == "_":
+        raise CompileError(f"'{name}' is a keyword of the language and cannot be used as a name", span)
+
+
 def _declare(c: Checked, name: str, span: Span):
+    _not_keyword(name, span)
     if name in c.declared:
         raise CompileError(f"'{name}' is declared twice", span).with_note(
             f"'{name}' was first declared here", c.declared[name])
@@ -179,6 +193,7 @@ def _declare(c: Checked, name: str, span: Span):
 
 
 def _declare_in(table: dict, name: str, span: Span, what: str):
+    _not_keyword(name, span)
     if name in table:
         raise CompileError(f"{what} '{name}' is declared twice", span).with_note("first declared here", table[name])
     table[name] = span

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CompileError, LimitError
+from .check import check_memory
 from .evaluate import Env, as_index, binder_ranges, evaluate
 from .simplify import templates
 
@@ -41,6 +42,21 @@ class Grid:
     @property
     def count(self) -> int:
         return len(self.flat)
+
+
+def plan_memory(checked) -> None:
+    """Before anything is expanded: refuse a program whose statements' index points (counted from
+    their ranges alone) and spins would need more memory than the compile may use."""
+    largest = None
+    for st in (*checked.energy, *checked.constraints, *checked.observes):
+        if st.quant is not None:
+            _, _, sizes = binder_ranges(st.quant.binders, checked.env(), 0)
+            points = math.prod(sizes)
+            checked.planned_terms += points
+            if largest is None or points > largest[0]:
+                largest = (points, st.quant.span)
+    if largest is not None:
+        check_memory(checked, largest[1])
 
 
 def outer_grid(checked, quant) -> Grid:

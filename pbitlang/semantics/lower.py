@@ -19,7 +19,7 @@ from ..grammar import ast
 from ..ir import IR, Constraint, Observable, Poly, WeightMap, make_ir
 from ..colour import colour, coupling_graph
 from .evaluate import Env, describe, evaluate
-from .expand import Chunk, expand_statement, outer_grid, reduce_rows, ref_indices
+from .expand import Chunk, expand_statement, outer_grid, plan_memory, reduce_rows, ref_indices
 from .simplify import Ref
 
 
@@ -329,7 +329,6 @@ class _Lowering:
                                                      np.concatenate(w_cols) if w_cols else None))
         weights = None
         if self.c.weights:
-            theta = np.concatenate([w.init.ravel() for w in self.c.weights.values()]) if W else np.zeros(0)
             dh = sp.csr_array((np.concatenate(dh_c) if dh_c else np.zeros(0),
                                (np.concatenate(dh_r) if dh_r else np.zeros(0, np.int64),
                                 np.concatenate(dh_w) if dh_w else np.zeros(0, np.int64))), shape=(n, W))
@@ -431,6 +430,7 @@ def _chain_value(checked, node):
 
 
 def lower(checked, options: LowerOptions | None = None) -> IR:
+    plan_memory(checked)
     low = _Lowering(checked, options or LowerOptions())
     low.energy_terms()
     constraints = low.constraints()

@@ -144,7 +144,8 @@ class FixedPoint:
         """(the activation tables of the distinct βs, each sweep's and chain's table (sweeps, 1 or
         chains)), each table made once per set of weights (tempering asks for the same ladder every sweep)."""
         ar = self.ar
-        uniq, which = np.unique(betas, return_inverse=True)
+        uniq, which = np.unique(betas if betas.size else np.ones(1), return_inverse=True)   # no sweeps: one
+        which = which.ravel()[:betas.size]                                                 # table, used by none
         if self.stacked[0] is None or not np.array_equal(self.stacked[0], uniq):
             for b in uniq.tolist():
                 if b not in self.table_of_beta:
