@@ -80,7 +80,7 @@ class SampleResult:
 
     @property
     def num_spins(self) -> int:
-        return (self.native if "native" in self.__dict__ else self.samples.T).shape[1]
+        return self.native.shape[1] if "native" in self.__dict__ else self.samples.shape[1]
 
     @property
     def energies(self) -> np.ndarray:
@@ -169,27 +169,81 @@ class SampleResult:
         """Means over the last 1/2, 1/4, 1/8 … of each chain: they agree when the run is equilibrated."""
         return log_binning(self.trace(name))
 
-    def summary(self) -> dict:
-        """What `pbit run --json` prints."""
+    @property
+    def annealed(self) -> bool:
+        """Whether β changed during the run (a schedule): then only each chain's last state is at
+        the final β, and the summary is of those states, not an equilibrium mean over the run."""
+        return isinstance(self.info.get("beta"), dict)
+
+    def best(self) -> dict:
+        """The lowest-energy sample: its energy, row in `samples`, chain and kept index, and for each
+        constraint the number of instances it violates (a max-cut or colouring user's answer)."""
+        E = self.trace("energy")
+        c, k = np.unravel_index(int(np.argmin(E)), E.shape)
+        out = {"energy": float(E[c, k]), "sample": int(c * self.kept + k), "chain": int(c), "kept_index": int(k)}
+        if self.ir is not None and self.ir.constraints:
+            state = self.native[k:k + 1, :, c:c + 1]
+            out["violations"] = {con.name: int(np.count_nonzero(con.amounts(state))) for con in self.ir.constraints}
+        return out
+
+    def summary(self, min_ess: float = 100.0) -> dict:
+        """What `pbit run` prints (and `--json` carries): the run's settings, the best sample, every
+        observable's mean ± SE with τ_int and ESS, warnings (few effective samples, a chain not
+        equilibrated), and what the backend reports (tempering's swaps, the emulator's ledger)."""
         out = {"backend": self.info.get("backend"), "num_spins": int(self.num_spins),
-               "num_colors": self.ir.num_colors if self.ir is not None else None,
+               "num_colors": self.ir.num_colors if self.ir is not None else self.info.get("num_colors"),
                "samples": len(self), "chains": self.num_chains}
-        if len(self):
-            m, se, tau, ess = mean_and_error(self.trace("energy"))
-            out["energy"] = {"mean": m, "se": se, "tau": tau, "ess": ess}
-            obs = {}
-            for name in self._names():
-                mean, se = self.mean(name)
-                obs[name] = {"mean": np.asarray(mean).tolist(), "se": np.asarray(se).tolist()}
-            out["observables"] = obs
-            if self.ir is not None and self.ir.constraints:
-                out["constraints"] = {c.name: {"violated_fraction": float(np.mean(np.any(
-                    c.amounts(self.native) > 0, axis=1)))} for c in self.ir.constraints}
-        for key in ("timings", "spin_updates", "spin_updates_per_s", "interrupted", "beta", "seed",
-                    "energy_per_sample_J", "latency_per_sample_s", "tempering"):
+        for key in ("beta", "sweeps", "burn_in", "thin", "seed"):
             if key in self.info:
                 out[key] = self.info[key]
+        warnings = []
+        if len(self):
+            out["best"] = self.best()
+            final = self.annealed
+            if final:
+                out["summarised"] = "the last state of each chain (the run annealed β)"
+            out["energy"] = self._estimate("energy", final)
+            out["observables"] = {name: self._estimate(name, final) for name in self._names()}
+            few = [f"{name} {np.min(est['ess']):.0f}" for name, est in [("energy", out["energy"]),
+                                                                         *out["observables"].items()]
+                   if np.min(est["ess"]) < min_ess]
+            if few and not final:
+                warnings.append(f"few effective samples (< {min_ess:.0f}): {', '.join(few)}; run longer or use more "
+                                f"chains before trusting these error bars")
+            if not final and self.kept >= 8 and not self._equilibrated():
+                warnings.append("energy: the last quarter of the run disagrees with the last half by more than "
+                                "3 standard errors; the chains may not have equilibrated (raise --burn-in)")
+            if self.ir is not None and self.ir.constraints:
+                states = self.native[-1:] if final else self.native
+                out["constraints"] = {c.name: {"violated_fraction": float(np.mean(np.any(
+                    c.amounts(states) > 0, axis=1)))} for c in self.ir.constraints}
+        if self.info.get("interrupted"):
+            warnings.append("the run was interrupted; these are the samples drawn before it stopped")
+        out["warnings"] = warnings
+        for key, value in self.info.items():
+            if key not in out and key not in ("layout", "chains"):
+                out[key] = value
         return out
+
+    def _estimate(self, name: str, final: bool) -> dict:
+        """mean, se, tau, ess of a trace (arrays for array observables); with `final`, of each
+        chain's last value only (independent chains: τ = 1)."""
+        tr = self.trace(name)
+        if final:
+            tr = tr[:, -1:]
+        flat = tr.reshape(tr.shape[0], tr.shape[1], -1)
+        rows = [mean_and_error(flat[:, :, k]) for k in range(flat.shape[2])]
+        cols = [np.array([r[i] for r in rows]).reshape(tr.shape[2:]) for i in range(4)]
+        return {key: (float(v) if v.ndim == 0 else v.tolist()) for key, v in zip(("mean", "se", "tau", "ess"), cols)}
+
+    def _equilibrated(self) -> bool:
+        """The energy's mean over the last quarter agrees with the last half's within 3 SE."""
+        levels = self.equilibration("energy")
+        if len(levels) < 2:
+            return True
+        half, quarter = levels[0], levels[1]
+        spread = math.hypot(half["se"], quarter["se"])
+        return not (spread > 0 and abs(half["mean"] - quarter["mean"]) > 3 * spread)
 
     def to_dimod(self):
         """A dimod.SampleSet labelled by the spin names (`s[3,4]`): BINARY (0/1) when every variable

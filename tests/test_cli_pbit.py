@@ -53,8 +53,8 @@ def test_beta_anneal_and_backends_listing(capsys):
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["run", ISING, "--sweeps", "-1"], "sweeps must be ≥ 1"),
-    (["run", ISING, "--chains", "0"], "chains must be ≥ 1"),
+    (["run", ISING, "--sweeps", "-1"], "--sweeps: -1 is below the least allowed value, 1"),
+    (["run", ISING, "--chains", "0"], "--chains: 0 is below the least allowed value, 1"),
     (["run", ISING, "--sweeps", "10", "--thin", "20"], "thin (20) must not exceed sweeps"),
     (["run", ISING, "--beta", "inf"], "beta must be finite"),
     (["run", ISING, "--beta", "hot"], "--beta takes a number"),
@@ -63,7 +63,7 @@ def test_beta_anneal_and_backends_listing(capsys):
     (["run", ISING, "--option", "frob=1"], "has no option 'frob'"),
     (["run", ISING, "-D", "L=4096", "--chains", "64", "--sweeps", "100000"], "GiB"),
     (["run", "nothere.pbir"], "no such file"),
-    (["run", "nothere.pb"], "no such program file"),
+    (["run", "nothere.pb"], "nothere.pb: no such file"),
 ])
 def test_user_errors_exit_2(argv, fragment, capsys):
     assert main(argv) == 2

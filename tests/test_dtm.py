@@ -247,7 +247,12 @@ def test_cli_train_and_generate(tmp_path, capsys):
     assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "emulator",
                  "--fabric", "ideal", "-o", str(tmp_path / "e.pbir")]) == 0
     assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "nope"]) == 2
-    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--fabric", "ideal"]) == 2
+    # --fabric alone selects the emulator; with a backend that has no fabrics it is refused
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--fabric", "ideal",
+                 "-o", str(tmp_path / "g.pbir")]) == 0
+    assert pb.load(tmp_path / "g.pbir").info["options"]["backend"] == "emulator"
+    assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--fabric", "ideal",
+                 "--backend", "reference"]) == 2
     assert main(["generate", str(prog).replace(".pb", ".pbir")]) == 2
     # any backend option, and β annealed within each step (one value per sweep of a step)
     assert main(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--backend", "emulator",

@@ -45,13 +45,16 @@ CHUNK_UPDATES = 5e7      # spin updates per Kernel.run of the driver: Ctrl-C and
 COMPILE_NOTICE_S = 1.0   # a first run that takes longer than this is compiling, not loading the cache
 
 
+def _say_compiling():
+    print("compiling sampling kernels, once (about 10-60 s; later runs load them from the cache) ...",
+          file=sys.stderr, flush=True)
+
+
 @contextmanager
-def compile_notice():
+def compile_notice(notice=_say_compiling, after: float | None = None):
     """Say on stderr that the kernels are being compiled when the block takes longer than loading
     them from numba's cache would (the notice comes from a timer, so a cached start prints nothing)."""
-    timer = threading.Timer(COMPILE_NOTICE_S, lambda: print(
-        "compiling sampling kernels, once (about 10-60 s; later runs load them from the cache) ...",
-        file=sys.stderr, flush=True))
+    timer = threading.Timer(COMPILE_NOTICE_S if after is None else after, notice)
     timer.daemon = True
     timer.start()
     try:

@@ -21,8 +21,22 @@ class ArgumentError(Exception):
     pass
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's default in --help, except where there is none or the help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so main(argv) is testable in-process."""
+    """argparse that raises instead of exiting, so main(argv) is testable in-process; --help shows
+    every flag's default."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise ArgumentError(f"{self.prog}: error: {message}")

@@ -2,75 +2,123 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..api import TrainedModel, load, train
 from ..api import compile as compile_program
 from ..backends import get_backend, list_backends
 from ..errors import OptionError
-from .common import EXIT_INTERRUPTED, Parser, defines, run_main
+from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, limits,
+                     non_negative, positive, program_path, run_main)
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="pbit", description="Run pbit programs on a sampling backend.")
+    p = Parser(prog="pbit", description="Run pbit programs on a sampling backend, train and generate with "
+                                        "denoising chains.")
+    p.add_argument("--version", action="version", version=f"pbit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="sample a program (.pb or .pbir)")
-    r.add_argument("program")
-    r.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE")
-    r.add_argument("--backend", default="cpu")
-    r.add_argument("--chains", type=int, default=16)
-    r.add_argument("--sweeps", type=int, default=1000)
-    r.add_argument("--burn-in", type=int, default=100)
-    r.add_argument("--thin", type=int, default=1)
-    r.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal over the run")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--initial", default="random", choices=["random", "up", "down"])
+    r = sub.add_parser("run", help="sample a program (.pb or .pbir)", description="Sample a program and print "
+                       "a summary: the run's settings, the best sample, every observable's mean ± SE with τ_int "
+                       "and ESS.")
+    r.add_argument("program", help="a .pb program or a compiled .pbir file")
+    _defines_flag(r)
+    _backend_flags(r)
+    r.add_argument("--chains", type=positive, default=16, help="independent chains (replica sets with --tempering)")
+    r.add_argument("--sweeps", type=positive, default=1000, help="sweeps after the burn-in (the kept part)")
+    r.add_argument("--burn-in", type=non_negative, default=100, help="sweeps run and discarded first")
+    r.add_argument("--thin", type=positive, default=1, help="keep every THIN-th sweep")
+    r.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal over the run "
+                                  "(default: the program's beta, else 1)")
+    r.add_argument("--seed", type=non_negative, default=0, help="random seed: same seed, same samples")
+    r.add_argument("--initial", default="random", choices=["random", "up", "down"], help="the chains' first state")
     r.add_argument("--given", action="append", metavar="VAR[i,j]=V", help="extra evidence (repeatable)")
-    r.add_argument("--fabric", help="fabric profile, for the emulator backend")
     r.add_argument("--tempering", metavar="R:BETA_MIN[:adaptive]",
                    help="parallel tempering with R replicas per chain from BETA_MIN up to the run's β")
-    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other backend option")
-    r.add_argument("-o", "--output", help="write samples (npz + JSON)")
+    r.add_argument("-o", "--output", help="write the samples (npz + JSON); checked before the run starts")
     r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     r.add_argument("--progress", action="store_true", help="progress lines on stderr even when it is not a terminal")
-    sub.add_parser("backends", help="list installed backends")
-    t = sub.add_parser("train", help="train a denoising chain on data")
-    t.add_argument("program")
-    t.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE")
-    t.add_argument("--data", required=True, help=".npy or .npz array (num, size of the chain's variables); "
-                                                 "'digits' for scikit-learn's 8×8 digits (binarised)")
-    t.add_argument("--chain")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=0.02)
-    t.add_argument("--warmup-sweeps", type=int, default=20)
-    t.add_argument("--samples", type=int, default=4, help="samples per gradient estimate")
-    t.add_argument("--spacing", type=int, default=2, help="sweeps between those samples")
+    add_limit_flags(r)
+    sub.add_parser("backends", help="list installed backends", description="List the installed backends.")
+    t = sub.add_parser("train", help="train a denoising chain on data", description="Train a denoising chain "
+                       "(docs/dtm.md) and write the trained model.")
+    t.add_argument("program", help="a .pb program with a chain")
+    _defines_flag(t)
+    t.add_argument("--data", required=True,
+                   help=".npy or .npz array (num, size of the chain's variables), a samples file written by "
+                        "'pbit run -o', or 'digits' (scikit-learn's 8×8 digits: the training split, binarised "
+                        "at 8)")
+    t.add_argument("--chain", help="the chain to train (default: the program's only chain)")
+    t.add_argument("--epochs", type=positive, default=10, help="passes over the data")
+    t.add_argument("--batch-size", type=positive, default=64, help="data rows per gradient step")
+    t.add_argument("--lr", type=float, default=0.02, help="learning rate")
+    t.add_argument("--warmup-sweeps", type=non_negative, default=20, help="sweeps before the first estimate")
+    t.add_argument("--samples", type=positive, default=4, help="samples per gradient estimate")
+    t.add_argument("--spacing", type=positive, default=2, help="sweeps between those samples")
     t.add_argument("--no-acp", action="store_true", help="turn the adaptive correlation penalty off")
-    t.add_argument("--backend", default="cpu", help="sampler for both phases (cpu, reference, emulator, …)")
-    t.add_argument("--fabric", help="fabric profile, for the emulator backend")
-    t.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="any other backend option, e.g. threads=2 (repeatable)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("-o", "--output", default="trained.pbir")
-    t.add_argument("--checkpoint", help="directory for checkpoints and metrics.jsonl")
-    t.add_argument("--resume", help="checkpoint directory or file to continue from")
-    g = sub.add_parser("generate", help="generate samples from a trained chain")
-    g.add_argument("model")
-    g.add_argument("--chain")
-    g.add_argument("--num", type=int, default=64)
-    g.add_argument("--backend", default="cpu")
-    g.add_argument("--fabric")
-    g.add_argument("--sweeps", type=int, help="Gibbs sweeps per denoising step (default: the chain's)")
+    _backend_flags(t)
+    t.add_argument("--seed", type=non_negative, default=0, help="random seed")
+    t.add_argument("-o", "--output", default="trained.pbir", help="the trained model (.pbir)")
+    t.add_argument("--checkpoint", help="folder for checkpoints and metrics.jsonl")
+    t.add_argument("--resume", help="checkpoint folder or file to continue from")
+    add_limit_flags(t)
+    g = sub.add_parser("generate", help="generate samples from a trained chain",
+                       description="Run a trained chain in reverse and print or write its samples.")
+    g.add_argument("model", help="a trained model (.pbir written by 'pbit train')")
+    g.add_argument("--chain", help="the chain to run (default: the trained one)")
+    g.add_argument("--num", type=positive, default=64, help="samples to generate")
+    _backend_flags(g)
+    g.add_argument("--sweeps", type=positive, help="Gibbs sweeps per denoising step (default: the chain's)")
     g.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal within each step")
-    g.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="any other backend option, e.g. threads=2 (repeatable)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("-o", "--output")
-    g.add_argument("--json", action="store_true")
+    g.add_argument("--seed", type=non_negative, default=0, help="random seed")
+    g.add_argument("-o", "--output", help="write the samples (npz + JSON)")
+    g.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     return p
+
+
+def _defines_flag(p) -> None:
+    p.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE",
+                   help="set a param (repeatable; NAME=@file.npy loads an array)")
+
+
+def _backend_flags(p) -> None:
+    p.add_argument("--backend", help="sampler: cpu, reference, emulator, … ('pbit backends' lists them; "
+                                     "default: cpu, or emulator when --fabric is given)")
+    p.add_argument("--fabric", help="fabric profile of the emulator: ideal, dtca, fpga or a profile .json "
+                                    "(selects --backend emulator)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="any other backend option, e.g. threads=2 (repeatable; values parse as JSON)")
+
+
+def _backend(args):
+    """--backend and --fabric: a fabric selects the emulator; a backend without fabrics refuses one."""
+    name = args.backend or ("emulator" if args.fabric else "cpu")
+    backend = get_backend(name)
+    if args.fabric and "fabric" not in backend.options:
+        raise OptionError(f"--fabric sets the emulator's fabric; the '{name}' backend has none (use "
+                          f"--backend emulator, or leave --backend out)")
+    return backend
+
+
+def _options(args) -> dict:
+    options = _backend_options(args.option)
+    if args.fabric:
+        options["fabric"] = args.fabric
+    return options
+
+
+def _program(text: str, args):
+    """The program argument: a .pbir file is loaded, a .pb file compiled (with -D and the limits)."""
+    path = program_path(text)
+    if path.suffix.lower() == ".pbir":
+        if args.defines:
+            raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
+        return load(path)
+    return compile_program(path, defines(args.defines), limits=limits(args))
 
 
 def _value(text: str):
@@ -122,15 +170,11 @@ def _progress(force: bool = False):
 
 
 def _run(args) -> int:
-    if args.program.endswith(".pbir"):
-        if args.defines:
-            raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
-        prog = load(args.program)
-    else:
-        prog = compile_program(args.program, defines(args.defines))
+    check_output(args.output, "-o")
+    backend = _backend(args)
+    prog = _program(args.program, args)
     options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
                "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps)}
-    backend = get_backend(args.backend)
     if "initial" in backend.options:
         options["initial"] = args.initial
     if args.given:
@@ -141,8 +185,6 @@ def _run(args) -> int:
             key, value = item.rsplit("=", 1)
             clamps[key.strip()] = _value(value.strip())
         options["clamps"] = clamps
-    if args.fabric:
-        options["fabric"] = args.fabric
     if args.tempering:
         parts = args.tempering.split(":")
         try:
@@ -150,7 +192,7 @@ def _run(args) -> int:
                                     **({"ladder": parts[2]} if len(parts) > 2 else {})}
         except ValueError:
             raise OptionError(f"--tempering takes R:BETA_MIN[:adaptive], got '{args.tempering}'") from None
-    options.update(_backend_options(args.option))
+    options.update(_options(args))
     progress = _progress(args.progress)
     if progress is not None and "progress" in backend.options and (args.progress or not args.json):
         options["progress"] = progress
@@ -159,7 +201,7 @@ def _run(args) -> int:
         res.save(args.output)
     summary = res.summary()
     if args.json:
-        print(json.dumps(summary, default=float))
+        print(json.dumps(summary, default=_jsonable))
     else:
         _print_summary(summary, args.output)
     if res.info.get("interrupted"):
@@ -169,50 +211,113 @@ def _run(args) -> int:
     return 0
 
 
+def _jsonable(x):
+    return x.tolist() if isinstance(x, np.ndarray) else float(x) if isinstance(x, np.generic) else str(x)
+
+
+def _beta_text(beta) -> str:
+    if isinstance(beta, dict):
+        lo, hi = beta["schedule"]
+        return f"β annealed {lo:g} → {hi:g}"
+    return f"β = {beta:g}" if beta is not None else "β = ?"
+
+
+def _estimate_text(name: str, e: dict) -> str:
+    mean, se = np.asarray(e["mean"]), np.asarray(e["se"])
+    if mean.ndim == 0:
+        return f"  {name:12} {float(mean):.6g} ± {float(se):.2g}   (τ_int {e['tau']:.1f}, ESS {e['ess']:.0f})"
+    return (f"  {name:12} shape {list(mean.shape)}: " + " ".join(f"{m:.4g}" for m in mean.ravel()[:8])
+            + (" …" if mean.size > 8 else "") + f"   (least ESS {np.min(e['ess']):.0f})")
+
+
 def _print_summary(s: dict, output):
-    print(f"backend {s['backend']}: {s['num_spins']} spins, {s['num_colors']} colours, "
-          f"{s['samples']} samples from {s['chains']} chains")
+    print(f"backend {s['backend']}: {s['num_spins']} spins, {s['num_colors']} colours; {s['chains']} chains × "
+          f"{s['samples'] // max(s['chains'], 1)} kept = {s['samples']} samples")
+    if "sweeps" in s:
+        print(f"  {_beta_text(s.get('beta'))}, {s['sweeps']} sweeps after {s.get('burn_in', 0)} of burn-in, "
+              f"thin {s.get('thin', 1)}, seed {s.get('seed', 0)}")
+    if "summarised" in s:
+        print(f"  summarising {s['summarised']}")
+    if "best" in s:
+        b = s["best"]
+        broken = {k: v for k, v in b.get("violations", {}).items() if v}
+        text = ("; constraints violated: " + ", ".join(f"{k} ({v})" for k, v in broken.items()) if broken
+                else "; no constraint violated" if "violations" in b else "")
+        print(f"  best sample  energy {b['energy']:.6g} (row {b['sample']}: chain {b['chain']}, kept "
+              f"{b['kept_index']}){text}")
     if "energy" in s:
-        e = s["energy"]
-        print(f"  energy       {e['mean']:.6g} ± {e['se']:.2g}   (τ_int {e['tau']:.1f}, ESS {e['ess']:.0f})")
+        print(_estimate_text("energy", s["energy"]))
     for name, o in s.get("observables", {}).items():
-        mean, se = np.asarray(o["mean"]), np.asarray(o["se"])
-        if mean.ndim == 0:
-            print(f"  {name:12} {float(mean):.6g} ± {float(se):.2g}")
-        else:
-            print(f"  {name:12} shape {list(mean.shape)}: " + " ".join(f"{m:.4g}" for m in mean.ravel()[:8])
-                  + (" …" if mean.size > 8 else ""))
+        print(_estimate_text(name, o))
     for name, c in s.get("constraints", {}).items():
         print(f"  constraint {name}: violated in {100 * c['violated_fraction']:.1f}% of samples")
-    if "spin_updates_per_s" in s and s["spin_updates_per_s"]:
-        print(f"  {s['spin_updates_per_s'] / 1e9:.3g} spin updates per ns")
+    if "tempering" in s:
+        t = s["tempering"]
+        print(f"  tempering: {t['replicas']} replicas, β {t['ladder'][0]:.3g} … {t['ladder'][-1]:.3g}, swap "
+              f"acceptance " + " ".join(f"{a:.2f}" for a in t["swap_acceptance"]))
+    if s.get("spin_updates_per_s"):
+        t = s.get("timings", {})
+        print(f"  {s['spin_updates_per_s'] / 1e9:.3g} spin updates per ns (sampling {t.get('sampling_s', 0):.2f} s, "
+              f"set-up {t.get('setup_s', 0):.2f} s)")
     if "energy_per_sample_J" in s:
-        print(f"  {s['energy_per_sample_J']:.3g} J and {s['latency_per_sample_s']:.3g} s per sample (emulated)")
+        print(f"  {s['energy_per_sample_J']:.3g} J and {s['latency_per_sample_s']:.3g} s per sample (emulated, "
+              f"fabric {s.get('fabric', '?')})")
+    for text in s.get("warnings", []):
+        print(f"  warning: {text}")
     if output:
         print(f"  samples written to {output}")
 
 
-def _load_data(text: str):
+def _load_data(text: str, prog, chain):
+    """--data: 'digits' (the training split), a samples file of 'pbit run -o' (the chain's variables by
+    name, or all of its spins when they are as many as the chain's data spins), or one .npy/.npz array."""
+    from ..dtm.chain import chain_spec
     from ..errors import DataError
     if text == "digits":
-        from ..dtm.data import binarized_digits
-        return binarized_digits()[0]
+        from ..dtm.data import digits_split
+        return digits_split()[0]
+    path = Path(text)
+    if not path.is_file():
+        raise DataError(f"--data {text}: no such file" + (" (or 'digits')" if "." not in path.name else ""))
     try:
-        with open(text, "rb"):
-            pass
-        data = np.load(text, allow_pickle=False)
+        data = np.load(path, allow_pickle=False)
         if hasattr(data, "files"):
-            if len(data.files) != 1:
-                raise DataError(f"{text}: an .npz with training data must hold one array (has {', '.join(data.files)})")
-            data = data[data.files[0]]
+            with data:
+                if "meta.json" in data.files and "samples" in data.files:
+                    return _samples_data(path, chain_spec(prog.ir, chain))
+                if len(data.files) != 1:
+                    raise DataError(f"{text}: an .npz with training data must hold one array "
+                                    f"(has {', '.join(data.files)})")
+                return data[data.files[0]]
         return data
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         raise DataError(f"cannot load training data '{text}': {err}") from None
 
 
+def _samples_data(path, spec):
+    """The chain's data spins (±1) from a samples file."""
+    from ..errors import DataError
+    from ..results import SampleResult
+    res = SampleResult.load(path)
+    layout = res.layout
+    if all(name in layout for name in spec.over):
+        cols = np.concatenate([np.arange(layout[v][0], layout[v][0] + math.prod(layout[v][1])) for v in spec.over])
+    elif res.num_spins == len(spec.data_index):
+        cols = np.arange(res.num_spins)
+    else:
+        raise DataError(f"{path}: its samples have variables {', '.join(layout) or '?'} ({res.num_spins} spins); "
+                        f"chain '{spec.name}' needs {', '.join(spec.over)} ({len(spec.data_index)} spins)")
+    if len(cols) != len(spec.data_index):
+        raise DataError(f"{path}: {len(cols)} spins of {', '.join(spec.over)}, the chain has {len(spec.data_index)}")
+    return res.samples[:, cols]
+
+
 def _train(args) -> int:
-    prog = compile_program(args.program, defines(args.defines))
-    data = _load_data(args.data)
+    check_output(args.output, "-o")
+    check_output_dir(args.checkpoint, "--checkpoint")
+    backend = _backend(args)
+    prog = _program(args.program, args)
+    data = _load_data(args.data, prog, args.chain)
     progress = None
     if sys.stderr.isatty():
         def progress(done, total):
@@ -220,8 +325,7 @@ def _train(args) -> int:
     model = train(prog, data, chain=args.chain, epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint,
                   resume=args.resume, progress=progress, batch_size=args.batch_size, lr=args.lr,
                   warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
-                  acp=not args.no_acp, backend=args.backend,
-                  backend_options={**({"fabric": args.fabric} if args.fabric else {}), **_backend_options(args.option)})
+                  acp=not args.no_acp, backend=backend.name, backend_options=_options(args))
     model.save(args.output)
     last = model.info["final"]
     print(f"trained chain '{model.chain}' ({len(model.thetas)} steps × {model.thetas.shape[1]} weights) in "
@@ -236,25 +340,26 @@ def _train(args) -> int:
 
 
 def _generate(args) -> int:
-    model = load(args.model)
+    check_output(args.output, "-o")
+    backend = _backend(args)
+    path = program_path(args.model, (".pbir",))
+    model = load(path)
     if not isinstance(model, TrainedModel):
         raise OptionError(f"{args.model} holds no trained chain (train one with 'pbit train')")
-    opts = _backend_options(args.option)
-    if args.fabric:
-        opts["fabric"] = args.fabric
+    opts = _options(args)
     if args.sweeps is not None:
         opts["sweeps"] = args.sweeps
     if args.beta is not None:                      # LO:HI anneals within each step: one value per sweep of a step
         from ..dtm.chain import chain_spec
         sweeps = args.sweeps if args.sweeps is not None else chain_spec(model.base_ir, model.chain).sweeps
         opts["beta"] = _beta(args.beta, 0, sweeps)
-    res = model.generate(chain=args.chain, num=args.num, backend=args.backend, seed=args.seed, **opts)
+    res = model.generate(chain=args.chain, num=args.num, backend=backend.name, seed=args.seed, **opts)
     if args.output:
         res.save(args.output)
     summary = res.summary()
     summary["steps"] = res.info["steps"]
     if args.json:
-        print(json.dumps(summary, default=float))
+        print(json.dumps(summary, default=_jsonable))
     else:
         _print_summary(summary, args.output)
     return 0

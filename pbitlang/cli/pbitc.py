@@ -5,36 +5,38 @@ import json
 import sys
 import time
 
-from ..compiler import compile_ir
-from ..limits import Limits
-from .common import Parser, defines, run_main
+from .. import __version__
+from .common import Parser, add_limit_flags, check_output, defines, limits, program_path, run_main
 
 
 def build_parser() -> Parser:
     p = Parser(prog="pbitc", description="Compile pbit programs (.pb) to sparse coloured Ising IR (.pbir).")
+    p.add_argument("--version", action="version", version=f"pbitc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("check", "diagnostics only"), ("compile", "compile to IR")):
-        c = sub.add_parser(name, help=help_)
-        c.add_argument("program")
+        c = sub.add_parser(name, help=help_, description=f"{name.capitalize()} a .pb program.")
+        c.add_argument("program", help="a .pb program")
         c.add_argument("-D", dest="defines", action="append", metavar="NAME=VALUE",
-                       help="set a parameter (NAME=@file.npy loads an array)")
-        c.add_argument("--max-spins", type=int, default=Limits.max_spins)
-        c.add_argument("--max-terms", type=int, default=Limits.max_terms)
+                       help="set a param (repeatable; NAME=@file.npy loads an array)")
+        add_limit_flags(c)
         c.add_argument("--reduce-kbody", action="store_true",
                        help="reduce order ≥ 3 terms to pairwise ones with auxiliary spins")
-        c.add_argument("--kbody-penalty", type=float, default=None)
+        c.add_argument("--kbody-penalty", type=float, default=None,
+                       help="penalty of those reductions (default: from the largest coefficient)")
         if name == "compile":
-            c.add_argument("-o", "--output", help="write the IR (.pbir)")
+            c.add_argument("-o", "--output", help="write the IR (.pbir); checked before compiling")
             c.add_argument("--emit", choices=["text", "json", "stats"], help="print the IR in this form")
     return p
 
 
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
-    limits = Limits(max_spins=args.max_spins, max_terms=args.max_terms)
+    check_output(getattr(args, "output", None), "-o")
+    path = program_path(args.program, (".pb",))
+    from ..compiler import compile_ir                       # the compiler (and sympy) only past --help
     timings: dict = {}
     t0 = time.perf_counter()
-    ir = compile_ir(args.program, defines(args.defines), limits=limits, reduce_kbody=args.reduce_kbody,
+    ir = compile_ir(path, defines(args.defines), limits=limits(args), reduce_kbody=args.reduce_kbody,
                     kbody_penalty=args.kbody_penalty, timings=timings)
     if args.command == "check":
         print(f"{args.program}: ok ({ir.num_spins} spins, {ir.num_couplings} couplings, {ir.num_colors} colours)",

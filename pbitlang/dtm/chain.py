@@ -14,8 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
-from ..backends.runspec import all_in, beta_schedule
-from ..errors import CompileError, PbitError
+from ..backends.runspec import all_in, beta_schedule, sample_bytes
+from ..errors import CompileError, OptionError, PbitError
 from ..results import SampleResult
 from .noise import lattice_graph, make_noise
 
@@ -161,15 +161,22 @@ class DenoisingChain:
                  beta=None, **options) -> SampleResult:
         """x_T from the stationary noise, then for t = T … 1 a Gibbs run of step t's model with x_t
         clamped, on one kernel of the backend (the step models share one structure)."""
-        if not isinstance(num, int) or num < 1:
-            raise PbitError(f"num must be an integer ≥ 1, got {num!r}")
-        sweeps = self.spec.sweeps if sweeps is None else sweeps
+        for name, value in (("num", num), ("sweeps", self.spec.sweeps if sweeps is None else sweeps)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise OptionError(f"{name} must be an integer ≥ 1, got {value!r}")
+        sweeps = self.spec.sweeps if sweeps is None else int(sweeps)
+        d, n = len(self.spec.data_index), self.ir.num_spins
+        limit = options.pop("max_sample_bytes", 4 * 2**30)
+        need = num * (3 * (n + d) + sample_bytes(self.ir))             # states, their copy for a step, the result
+        if need > limit:
+            raise OptionError(f"generating {num:,} samples of {n:,} spins needs about {need / 2**30:.1f} GiB, over "
+                              f"the limit of {limit / 2**30:.1f} GiB: generate fewer at a time (or raise "
+                              f"max_sample_bytes)")
         be = get_backend(backend)
         betas = None if beta is None else beta_schedule(beta, sweeps)      # one β, or one per sweep of a step
         rng = np.random.default_rng(seed)
-        d, n = len(self.spec.data_index), self.ir.num_spins
         x = self.spec.noise.stationary(num, d, rng)
-        state = (2 * rng.integers(0, 2, size=(num, n)) - 1).astype(np.int8)
+        state = (2 * rng.integers(0, 2, size=(num, n), dtype=np.int8) - 1).astype(np.int8)
         energy, latency, seconds, updates = 0.0, 0.0, 0.0, 0
         ledger: dict = {}
         t0 = time.perf_counter()
@@ -192,7 +199,10 @@ class DenoisingChain:
             for k, v in info.get("ledger", {}).items():
                 ledger[k] = ledger.get(k, 0.0) + v
         seconds = time.perf_counter() - t0
+        beta_info = ({"schedule": [float(betas[0]), float(betas[-1])]} if betas is not None and np.ptp(betas)
+                     else float(betas[0]) if betas is not None else self.ir.beta if self.ir.beta is not None else 1.0)
         info = {"backend": be.name, "chain": self.spec.name, "steps": self.spec.steps, "sweeps_per_step": sweeps,
+                "beta": beta_info,
                 "seed": seed, "spin_updates": int(updates), "spin_updates_per_s": updates / seconds if seconds else 0.0,
                 "timings": {"total_s": seconds}}
         if ledger:

@@ -16,6 +16,20 @@ def binarized_digits(threshold: float = 8.0):
     return (d.data > threshold).astype(np.uint8), d.target.astype(np.int64)
 
 
+DIGITS_TEST_FRACTION = 0.2
+
+
+def digits_split(threshold: float = 8.0, test_fraction: float = DIGITS_TEST_FRACTION, seed: int = 0) -> tuple:
+    """(train bits, test bits, train labels, test labels): the binarised digits split once by a fixed
+    permutation (seed 0: the same split everywhere), `test_fraction` of them held out for evaluation."""
+    bits, labels = binarized_digits(threshold)
+    order = np.random.default_rng(seed).permutation(len(bits))
+    test = order[:int(round(test_fraction * len(bits)))]
+    train = np.sort(order[len(test):])
+    test = np.sort(test)
+    return bits[train], bits[test], labels[train], labels[test]
+
+
 def equilibrium_samples(program, variable: str, num: int, sweeps_between: int = 10, burn_in: int = 500,
                         chains: int = 16, seed: int = 0, backend: str = "cpu") -> np.ndarray:
     """`num` configurations of `variable` from a sampler (the cpu backend by default), flattened to (num, size)."""
