@@ -16,4 +16,5 @@ energy {
 beta = B;
 
 observe m = sum(i in 0..L, j in 0..L) s[i, j] / (L * L);
+observe absm = abs(sum(i in 0..L, j in 0..L) s[i, j] / (L * L));
 observe e = sum(i in 0..L, j in 0..L) -J * s[i, j] * (s[i + 1, j] + s[i, j + 1]) / (L * L);

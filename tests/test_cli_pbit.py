@@ -21,7 +21,7 @@ def test_run_json_summary(capsys):
     data = json.loads(out)
     assert data["backend"] == "cpu" and data["num_spins"] == 64 and data["num_colors"] == 2
     assert data["samples"] == 800
-    assert set(data["energy"]) >= {"mean", "se"} and set(data["observables"]) == {"m", "e"}
+    assert set(data["energy"]) >= {"mean", "se"} and set(data["observables"]) == {"m", "absm", "e"}
     assert data["spin_updates_per_s"] > 0 and "timings" in data
     assert out.count("\n") == 1                     # one JSON object, nothing else on stdout
 

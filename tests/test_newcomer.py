@@ -159,7 +159,7 @@ def test_loaded_samples_know_their_variables_and_name_unknown_observables(tmp_pa
     back = SampleResult.load(tmp_path / "s.npz")
     np.testing.assert_array_equal(back.variables("s"), res.variables("s"))
     assert back.variables("s").shape == (60, 4, 4)
-    with pytest.raises(pb.PbitError, match=r"no observable 'magnet' \(this run has: energy, m, e\)"):
+    with pytest.raises(pb.PbitError, match=r"no observable 'magnet' \(this run has: energy, m, absm, e\)"):
         res.mean("magnet")
     with pytest.raises(pb.PbitError, match="no variable 'q'"):
         back.variables("q")

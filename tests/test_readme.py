@@ -46,23 +46,3 @@ def test_readme_commands_run(command, monkeypatch, tmp_path, capsys):
         assert pbit(argv[1:]) == 0
     else:
         assert pbitc(argv[1:]) == 0
-
-
-def _python_blocks(path: Path) -> list:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
-
-
-@pytest.mark.parametrize("doc", ["README.md", "docs/backends.md"])
-def test_python_examples_run(doc, monkeypatch, capsys):
-    """The Python examples of the README and docs/backends.md run, and print what their comments say."""
-    monkeypatch.chdir(ROOT)
-    blocks = _python_blocks(ROOT / doc)
-    assert blocks
-    for block in blocks:
-        code = "\n".join(line[2:] if doc == "README.md" else line for line in block.splitlines()) \
-            if doc == "README.md" and block.startswith("  ") else block
-        exec(compile(code, doc, "exec"), {})
-        out = capsys.readouterr().out.splitlines()
-        promised = re.findall(r"print\(.*\)\s+# (.*)", code)
-        for line, comment in zip(out, promised):
-            assert line.strip() == comment.split(":")[0].strip(), (line, comment)

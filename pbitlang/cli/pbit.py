@@ -13,8 +13,8 @@ from ..api import TrainedModel, load, train
 from ..api import compile as compile_program
 from ..backends import get_backend, list_backends
 from ..errors import OptionError
-from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, limits,
-                     non_negative, positive, program_path, run_main)
+from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, exit_now,
+                     limits, non_negative, positive, program_path, run_main)
 
 
 def build_parser() -> Parser:
@@ -383,7 +383,7 @@ def main(argv=None) -> int:
 
 
 def entry():
-    sys.exit(main())
+    exit_now(main())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 import time
 
 from .. import __version__
-from .common import Parser, add_limit_flags, check_output, defines, limits, program_path, run_main
+from .common import Parser, add_limit_flags, check_output, defines, exit_now, limits, program_path, run_main
 
 
 def build_parser() -> Parser:
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
 
 
 def entry():
-    sys.exit(main())
+    exit_now(main())
 
 
 if __name__ == "__main__":
