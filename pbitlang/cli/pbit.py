@@ -28,9 +28,11 @@ def build_parser() -> Parser:
     r.add_argument("program", help="a .pb program or a compiled .pbir file")
     _defines_flag(r)
     _backend_flags(r)
-    r.add_argument("--chains", type=positive, default=16, help="independent chains (replica sets with --tempering)")
+    r.add_argument("--chains", type=positive, default=16, help="independent chains (replica sets with --tempering); prog.sample() runs 1 "
+                                                           "unless told")
     r.add_argument("--sweeps", type=positive, default=1000, help="sweeps after the burn-in (the kept part)")
-    r.add_argument("--burn-in", type=non_negative, default=100, help="sweeps run and discarded first")
+    r.add_argument("--burn-in", type=non_negative, default=100, help="sweeps run and discarded first; prog.sample() burns "
+                                                                      "in none unless told")
     r.add_argument("--thin", type=positive, default=1, help="keep every THIN-th sweep")
     r.add_argument("--beta", help="inverse temperature, or LO:HI for a linear anneal over the run "
                                   "(default: the program's beta, else 1)")
