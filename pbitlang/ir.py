@@ -378,7 +378,7 @@ def load_ir(path) -> IR:
         raise IRFileError(f"{path}: not a .pbir file ({err})") from None
     try:
         meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (KeyError, ValueError, UnicodeDecodeError, RecursionError):
         raise IRFileError(f"{path}: not a .pbir file (no readable metadata)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise IRFileError(f"{path}: not a .pbir file")
@@ -386,12 +386,73 @@ def load_ir(path) -> IR:
         raise IRFileError(f"{path}: .pbir format version {meta.get('version')} is not supported "
                           f"(this pbitlang reads version {FORMAT_VERSION})")
     try:
-        return _from_arrays(arrays, meta)
-    except (KeyError, ValueError, TypeError, IndexError) as err:
+        ir = _from_arrays(arrays, meta)
+        validate(ir)
+        return ir
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as err:
         raise IRFileError(f"{path}: malformed .pbir file ({err})") from None
 
 
+def validate(ir: IR) -> None:
+    """Everything the compiled kernels take on trust, checked once where an IR comes from outside
+    (a file): array kinds and sizes, CSR structure, every index in range, finite weights, a proper
+    colouring (no two coupled spins share a colour), clamps of ±1.  Raises ValueError."""
+    from .colour import coupling_graph, is_proper
+    n, J = ir.num_spins, ir.J
+    if n < 0 or ir.h.shape != (n,) or ir.colors.shape != (n,) or J.shape != (n, n):
+        raise ValueError("array sizes do not match num_spins")
+    for name, a, kind in (("h", ir.h, "f"), ("J data", J.data, "f"), ("J indices", J.indices, "i"),
+                          ("J indptr", J.indptr, "i"), ("colors", ir.colors, "i"),
+                          ("clamp_index", ir.clamp_index, "i"), ("clamp_value", ir.clamp_value, "i")):
+        if a.dtype.kind not in (kind + "u" if kind == "i" else kind) or a.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D {'integer' if kind == 'i' else 'float'} array")
+    ptr = J.indptr
+    if len(ptr) != n + 1 or ptr[0] != 0 or ptr[-1] != len(J.indices) or len(J.data) != len(J.indices) \
+            or np.any(np.diff(ptr) < 0):
+        raise ValueError("J is not a well-formed CSR matrix")
+    _in_range("J indices", J.indices, n)
+    if not (np.all(np.isfinite(ir.h)) and np.all(np.isfinite(J.data)) and math.isfinite(ir.offset)):
+        raise ValueError("weights must be finite")
+    if abs(J - J.T).max() if J.nnz else 0:
+        raise ValueError("J must be symmetric")
+    _in_range("clamp_index", ir.clamp_index, n)
+    if len(ir.clamp_value) != len(ir.clamp_index) or not np.all(np.abs(ir.clamp_value) == 1) \
+            or len(np.unique(ir.clamp_index)) != len(ir.clamp_index):
+        raise ValueError("clamps must be distinct spins with values ±1")
+    for k, (idx, coeff) in ir.kbody.items():
+        if idx.ndim != 2 or idx.shape != (len(coeff), k) or idx.dtype.kind not in "iu" or coeff.ndim != 1:
+            raise ValueError(f"the {k}-body factors have the wrong shape")
+        _in_range(f"{k}-body indices", idx, n)
+        if not np.all(np.isfinite(coeff)):
+            raise ValueError("weights must be finite")
+    for what, polys, size in ([(f"observable {o.name}", o.polys, o.size) for o in ir.observables.values()]
+                              + [(f"constraint {c.name}", c.polys, c.num_instances) for c in ir.constraints]):
+        for p in polys:
+            if p.idx.ndim != 2 or p.idx.shape != (len(p.inst), p.order) or len(p.coeff) != len(p.inst):
+                raise ValueError(f"{what} has polynomials of the wrong shape")
+            _in_range(what, p.idx, n)
+            _in_range(what, p.inst, size)
+    for name, (start, shape, _) in ir.layout.items():
+        if start < 0 or start + math.prod(shape) > n or any(d < 0 for d in shape):
+            raise ValueError(f"variable '{name}' lies outside the model's spins")
+    if n and (ir.colors.min() < 0 or not is_proper(coupling_graph(n, J, ir.kbody), ir.colors)):
+        raise ValueError("the colouring is not proper: coupled spins share a colour")
+
+
+def _in_range(name: str, a: np.ndarray, n: int) -> None:
+    if a.size and (a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= n):
+        raise ValueError(f"{name} out of range")
+
+
+INDEX_ARRAYS = ("indices", "indptr", "idx", "inst", "clamp_index", "clamp_value", "colors", "positions", "_term")
+
+
 def _from_arrays(a: dict, meta: dict) -> IR:
+    for key, value in a.items():
+        if key.endswith(INDEX_ARRAYS) and value.dtype.kind not in "iu":
+            raise ValueError(f"'{key}' must hold integers, not {value.dtype}")
+        if value.dtype.kind not in "iuf":
+            raise ValueError(f"'{key}' has dtype {value.dtype}: a .pbir holds numbers only")
     n = int(meta["num_spins"])
     J = sp.csr_array((a["J_data"], a["J_indices"], a["J_indptr"]), shape=(n, n))
     if a["h"].shape != (n,) or a["colors"].shape != (n,):
