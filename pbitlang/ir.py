@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -368,19 +366,18 @@ def _to_arrays(ir: IR):
 
 
 def load_ir(path) -> IR:
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise IRFileError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
-        raise IRFileError(f"{path}: not a .pbir file ({err})") from None
-    try:
-        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-    except (KeyError, ValueError, UnicodeDecodeError, RecursionError):
-        raise IRFileError(f"{path}: not a .pbir file (no readable metadata)") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    """A .pbir file's program, validated (see read_pbir)."""
+    return read_pbir(path)[0]
+
+
+def read_pbir(path) -> tuple:
+    """(the IR, the file's other arrays) of a .pbir file, read as untrusted data: the file is
+    checked by pbitlang.files before its arrays are read, and the IR by validate() before any
+    kernel sees it; anything wrong is an IRFileError."""
+    from .files import read_arrays, read_json
+    arrays = read_arrays(path, IRFileError, ".pbir")
+    meta = read_json(arrays, "meta.json", path, IRFileError, ".pbir")
+    if meta.get("format") != FORMAT:
         raise IRFileError(f"{path}: not a .pbir file")
     if meta.get("version") != FORMAT_VERSION:
         raise IRFileError(f"{path}: .pbir format version {meta.get('version')} is not supported "
@@ -388,9 +385,9 @@ def load_ir(path) -> IR:
     try:
         ir = _from_arrays(arrays, meta)
         validate(ir)
-        return ir
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as err:
-        raise IRFileError(f"{path}: malformed .pbir file ({err})") from None
+        raise IRFileError(f"{path}: malformed .pbir file ({type(err).__name__}: {str(err)[:200]})") from None
+    return ir, {k: v for k, v in arrays.items() if k.startswith("dtm.")}
 
 
 def validate(ir: IR) -> None:
@@ -406,11 +403,11 @@ def validate(ir: IR) -> None:
                           ("clamp_index", ir.clamp_index, "i"), ("clamp_value", ir.clamp_value, "i")):
         if a.dtype.kind not in (kind + "u" if kind == "i" else kind) or a.ndim != 1:
             raise ValueError(f"{name} must be a 1-D {'integer' if kind == 'i' else 'float'} array")
-    ptr = J.indptr
-    if len(ptr) != n + 1 or ptr[0] != 0 or ptr[-1] != len(J.indices) or len(J.data) != len(J.indices) \
-            or np.any(np.diff(ptr) < 0):
-        raise ValueError("J is not a well-formed CSR matrix")
-    _in_range("J indices", J.indices, n)
+    _check_csr("J", J)
+    canonical = J.copy()
+    canonical.sum_duplicates()
+    if canonical.nnz != J.nnz or (J.nnz and np.any(J.diagonal() != 0)):
+        raise ValueError("J must list each coupling once, with no self-couplings")
     if not (np.all(np.isfinite(ir.h)) and np.all(np.isfinite(J.data)) and math.isfinite(ir.offset)):
         raise ValueError("weights must be finite")
     if abs(J - J.T).max() if J.nnz else 0:
@@ -435,8 +432,47 @@ def validate(ir: IR) -> None:
     for name, (start, shape, _) in ir.layout.items():
         if start < 0 or start + math.prod(shape) > n or any(d < 0 for d in shape):
             raise ValueError(f"variable '{name}' lies outside the model's spins")
-    if n and (ir.colors.min() < 0 or not is_proper(coupling_graph(n, J, ir.kbody), ir.colors)):
+    for name, terms, size in (("h_term", ir.h_term, n), ("J_term", ir.J_term, len(J.data))):
+        if terms is not None and (terms.shape != (size,) or terms.dtype.kind not in "iu" or terms.size and (
+                terms.min() < -1 or terms.max() >= max(len(ir.sources), 1))):
+            raise ValueError(f"{name} does not match the model")
+    if ir.weights is not None:
+        _validate_weights(ir.weights, n, len(J.data))
+    for chain in ir.chains:
+        if not isinstance(chain, dict) or not isinstance(chain.get("name"), str) or not isinstance(
+                chain.get("over"), list) or not all(isinstance(v, str) and v in ir.layout for v in chain["over"]):
+            raise ValueError("a chain must name itself and the declared variables it is over")
+    _in_range("colors", ir.colors, max(n, 1))
+    if n and not is_proper(coupling_graph(n, J, ir.kbody), ir.colors):
         raise ValueError("the colouring is not proper: coupled spins share a colour")
+
+
+def _validate_weights(w: WeightMap, n: int, nnz: int) -> None:
+    W = len(w.theta)
+    shapes = {"theta": (w.theta, (W,)), "h_const": (w.h_const, (n,)), "J_const": (w.J_const, (nnz,)),
+              "doff": (w.doff, (W,))}
+    for name, (a, shape) in shapes.items():
+        if a.shape != shape or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+            raise ValueError(f"the weights' {name} does not match the model")
+    for name, m, shape in (("dh", w.dh, (n, W)), ("dJ", w.dJ, (nnz, W))):
+        if m.shape != shape or not np.all(np.isfinite(m.data)):
+            raise ValueError(f"the weights' {name} does not match the model")
+        _check_csr(f"the weights' {name}", m)
+    for name, (start, shape) in w.layout.items():
+        if start < 0 or any(d < 0 for d in shape) or start + math.prod(shape) > W:
+            raise ValueError(f"weight '{name}' lies outside the weights")
+    if not math.isfinite(w.offset_const):
+        raise ValueError("the weights' offset is not finite")
+
+
+def _check_csr(name: str, m) -> None:
+    """A CSR matrix whose structure compiled code (ours, scipy's) can trust: an index pointer that
+    starts at 0, never decreases and ends at the number of entries, column indices in range."""
+    ptr, rows, cols = m.indptr, m.shape[0], m.shape[1]
+    if ptr.dtype.kind not in "iu" or m.indices.dtype.kind not in "iu" or len(ptr) != rows + 1 or ptr[0] != 0 \
+            or ptr[-1] != len(m.indices) or len(m.data) != len(m.indices) or np.any(np.diff(ptr) < 0):
+        raise ValueError(f"{name} is not a well-formed CSR matrix")
+    _in_range(f"{name} indices", m.indices, cols)
 
 
 def _in_range(name: str, a: np.ndarray, n: int) -> None:
@@ -448,10 +484,14 @@ INDEX_ARRAYS = ("indices", "indptr", "idx", "inst", "clamp_index", "clamp_value"
 
 
 def _from_arrays(a: dict, meta: dict) -> IR:
-    for key, value in a.items():
-        if key.endswith(INDEX_ARRAYS) and value.dtype.kind not in "iu":
-            raise ValueError(f"'{key}' must hold integers, not {value.dtype}")
-        if value.dtype.kind not in "iuf":
+    for key, value in list(a.items()):
+        if key.endswith(INDEX_ARRAYS):
+            if value.dtype.kind not in "iu":
+                raise ValueError(f"'{key}' must hold integers, not {value.dtype}")
+            if key.endswith("clamp_value") and not np.all(np.abs(value.astype(np.float64)) == 1):
+                raise ValueError("clamp values must be ±1")
+            a[key] = value.astype(np.int8 if key.endswith("clamp_value") else np.int64)   # ranges: validate()
+        elif value.dtype.kind not in "iuf":
             raise ValueError(f"'{key}' has dtype {value.dtype}: a .pbir holds numbers only")
     n = int(meta["num_spins"])
     J = sp.csr_array((a["J_data"], a["J_indices"], a["J_indptr"]), shape=(n, n))

@@ -41,12 +41,21 @@ def _products(inst, idx, coeff, X, out):
     for b in prange((K + BLOCK - 1) // BLOCK):
         for k in range(b * BLOCK, min(K, (b + 1) * BLOCK)):
             for r in range(len(inst)):
-                t = inst[r]
-                for c in range(C):
-                    p = coeff[r]
-                    for q in range(order):
-                        p *= X[k, idx[r, q], c]
-                    out[k, t, c] += p
+                t, w = inst[r], coeff[r]
+                if order == 1:                       # the common cases without the inner loop, so the
+                    i = idx[r, 0]                    # loop over chains vectorises
+                    for c in range(C):
+                        out[k, t, c] += w * X[k, i, c]
+                elif order == 2:
+                    i, j = idx[r, 0], idx[r, 1]
+                    for c in range(C):
+                        out[k, t, c] += w * (X[k, i, c] * X[k, j, c])
+                else:
+                    for c in range(C):
+                        p = w
+                        for q in range(order):
+                            p *= X[k, idx[r, q], c]
+                        out[k, t, c] += p
 
 
 def states(X) -> np.ndarray:

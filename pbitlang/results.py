@@ -299,30 +299,54 @@ class SampleResult:
 
     @staticmethod
     def load(path, ir=None) -> "SampleResult":
-        """Load saved samples; with `ir`, energies and observables are recomputed from it."""
+        """Load saved samples, checked against the format; with `ir`, energies and observables are
+        recomputed from it, without it the saved ones are used."""
+        from .files import read_arrays, read_json
+        arrays = read_arrays(path, IRFileError, "samples")
+        meta = read_json(arrays, "meta.json", path, IRFileError, "samples")
+        if meta.get("format") != SAMPLES_FORMAT or meta.get("version") != SAMPLES_VERSION:
+            raise IRFileError(f"{path}: not a pbit samples file of a known version")
         try:
-            with np.load(Path(path), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-            if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT \
-                    or meta.get("version") != SAMPLES_VERSION:
-                raise ValueError("not a pbit samples file of a known version")
-            samples, chains = arrays["samples"], meta["num_chains"]
-            if samples.dtype != np.int8 or samples.ndim != 2 or not isinstance(chains, int) or chains < 1 \
-                    or len(samples) % chains:
-                raise ValueError("samples must be int8 (chains × kept, n)")
-            if ir is not None and samples.shape[1] != ir.num_spins:
-                raise ValueError(f"{samples.shape[1]} spins per sample, the program has {ir.num_spins}")
-        except FileNotFoundError:
-            raise IRFileError(f"{path}: no such file") from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError, TypeError) as err:
-            raise IRFileError(f"{path}: not a samples file ({err})") from None
-        info = dict(meta.get("info") or {})
-        info.setdefault("layout", meta.get("layout") or {})
+            samples, chains, info, layout, obs = _checked_samples(arrays, meta, ir)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as err:
+            raise IRFileError(f"{path}: malformed samples file ({type(err).__name__}: {str(err)[:200]})") from None
+        info["layout"] = layout
         if ir is not None:
             return SampleResult(ir, samples, chains, info)
-        obs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("observable/")}
         return SampleResult(None, samples, chains, info, arrays.get("energies"), obs)
+
+
+def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
+    """(samples, chains, info, layout, observables) of a samples file, every part checked."""
+    samples, chains = arrays.get("samples"), meta.get("num_chains")
+    if samples is None or samples.dtype != np.int8 or samples.ndim != 2:
+        raise ValueError("samples must be an int8 array (chains × kept, n)")
+    if isinstance(chains, bool) or not isinstance(chains, int) or chains < 1 or len(samples) % chains:
+        raise ValueError("num_chains must be a positive divisor of the number of samples")
+    if not np.all(np.abs(samples) == 1):
+        raise ValueError("samples must be ±1")
+    S, n = samples.shape
+    if ir is not None and n != ir.num_spins:
+        raise ValueError(f"{n} spins per sample, the program has {ir.num_spins}")
+    info = meta.get("info") or {}
+    if not isinstance(info, dict):
+        raise ValueError("info must be an object")
+    layout = {}
+    for name, entry in (meta.get("layout") or {}).items():
+        start, shape, kind = entry
+        shape = tuple(shape)
+        if not (isinstance(start, int) and all(isinstance(d, int) and d >= 0 for d in shape)
+                and kind in ("spin", "bit") and 0 <= start and start + math.prod(shape) <= n):
+            raise ValueError(f"the layout of '{name}' lies outside the samples")
+        layout[name] = (start, shape, kind)
+    energies = arrays.get("energies")
+    if energies is not None and (energies.shape != (S,) or energies.dtype.kind != "f"):
+        raise ValueError("energies must be one float per sample")
+    obs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("observable/")}
+    for name, value in obs.items():
+        if value.ndim < 1 or len(value) != S or value.dtype.kind != "f":
+            raise ValueError(f"observable '{name}' must have one float value per sample")
+    return samples, chains, dict(info), layout, obs
 
 
 def chain_major(native: np.ndarray, start: int, stop: int) -> np.ndarray:

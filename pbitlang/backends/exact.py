@@ -96,9 +96,9 @@ class ExactBackend(Backend):
             options.pop(key, None)
         spec = self.validate(ir, {k: v for k, v in options.items()})
         t0 = time.perf_counter()
-        if len(set(spec.betas.tolist())) > 1:
+        if spec.constant_beta is None:
             raise BackendError("the exact backend samples at one beta; a schedule is meaningless for i.i.d. draws")
-        beta = float(spec.betas[0])
+        beta = spec.constant_beta
         clamps = options.get("clamps")
         free, idx, val = self._free(ir, clamps, limit)
         num = spec.chains * spec.kept

@@ -53,23 +53,39 @@ class RunSpec:
         return self.burn_in + self.sweeps
 
     @property
-    def beta_info(self):
+    def constant_beta(self) -> float | None:
+        """The run's β when it does not change, else None (a broadcast β is not scanned)."""
         b = self.betas
-        return float(b[0]) if len(b) and np.all(b == b[0]) else {"schedule": [float(b[0]), float(b[-1])]}
+        if len(b) and (b.strides[0] == 0 or np.all(b == b[0])):
+            return float(b[0])
+        return None
+
+    @property
+    def beta_info(self):
+        b, constant = self.betas, self.constant_beta
+        return constant if constant is not None else {"schedule": [float(b[0]), float(b[-1])]}
 
 
-def _int_option(options, name, default, minimum):
+MAX_COUNT = 10**12          # chains, sweeps, burn-in, thin: beyond any run that could finish
+MAX_SEED = 2**64 - 1        # seeds key 64-bit random streams
+MAX_SCHEDULE = 10**8        # values of a β schedule given one per sweep
+
+
+def int_option(options, name, default, minimum, maximum=MAX_COUNT):
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         try:
             if float(value) != int(value):
                 raise ValueError
             value = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise OptionError(f"{name} must be an integer, got {value!r}") from None
     if value < minimum:
         raise OptionError(f"{name} must be ≥ {minimum}, got {value}")
+    if value > maximum:
+        raise OptionError(f"{name} must be ≤ {maximum:,}, got {value:,}")
     return int(value)
+
 
 
 def beta_schedule(beta, total: int) -> np.ndarray:
@@ -82,7 +98,9 @@ def beta_schedule(beta, total: int) -> np.ndarray:
     if betas is None or betas.ndim > 1:
         raise OptionError(f"beta must be a number or a sequence of numbers, got {beta!r}")
     if betas.ndim == 0:
-        betas = np.full(total, float(betas))
+        betas = np.broadcast_to(float(betas), (total,))       # one value: a view, whatever the length
+    elif len(betas) > MAX_SCHEDULE:
+        raise OptionError(f"a beta schedule takes at most {MAX_SCHEDULE:,} values (one per sweep)")
     elif len(betas) != total:
         raise OptionError(f"a beta schedule needs one value per sweep: burn_in + sweeps = {total}, got {len(betas)}")
     if not np.all(np.isfinite(betas)) or np.any(betas < 0):
@@ -100,30 +118,30 @@ def sample_bytes(ir) -> int:
 
 
 def run_spec(ir, options: dict) -> RunSpec:
-    chains = _int_option(options, "chains", 1, 1)
-    sweeps = _int_option(options, "sweeps", 1000, 1)
-    burn_in = _int_option(options, "burn_in", 0, 0)
-    thin = _int_option(options, "thin", 1, 1)
+    chains = int_option(options, "chains", 1, 1)
+    sweeps = int_option(options, "sweeps", 1000, 1)
+    burn_in = int_option(options, "burn_in", 0, 0)
+    thin = int_option(options, "thin", 1, 1)
     if thin > sweeps:
         raise OptionError(f"thin ({thin}) must not exceed sweeps ({sweeps}): no sample would be kept")
     seed = options.get("seed", 0)
     if seed is None:
         seed = 0
-    seed = _int_option({"seed": seed}, "seed", 0, 0)
+    seed = int_option({"seed": seed}, "seed", 0, 0, MAX_SEED)
     beta = options.get("beta")
     if beta is None:
         beta = ir.beta if ir.beta is not None else 1.0
     total = burn_in + sweeps
-    betas = beta_schedule(beta, total)
     kept = sweeps // thin
-    limit = options.get("max_sample_bytes", 4 * 2**30)
+    limit = int_option(options, "max_sample_bytes", 4 * 2**30, 0, 2**62)
     per_sample = sample_bytes(ir)
-    need = chains * kept * per_sample
+    need = chains * kept * per_sample + chains * (ir.num_spins + 32)      # + the chains' states and streams
     if need > limit:
         raise BackendError(
             f"this run would keep {chains * kept:,} samples × {per_sample:,} bytes = {need / 2**30:.1f} GiB, over "
             f"the limit of {limit / 2**30:.1f} GiB: lower --chains or --sweeps, raise --thin "
             f"(or max_sample_bytes)")
+    betas = beta_schedule(beta, total)
     idx, val = merge_clamps(ir, options.get("clamps"))
     val = np.broadcast_to(val, (chains, len(idx))).copy()
     if options.get("clamp_spins") is not None:
@@ -172,6 +190,8 @@ _REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$")
 def merge_clamps(ir, clamps) -> tuple:
     """The program's clamps plus those of the call (the call's win where both set a spin)."""
     index = dict(zip(ir.clamp_index.tolist(), ir.clamp_value.tolist()))
+    if clamps is not None and not isinstance(clamps, dict):
+        raise OptionError(f"clamps must be a mapping of variables to values, e.g. {{'s[0]': 1}}, got {clamps!r}")
     for key, value in (clamps or {}).items():
         m = _REF.match(str(key))
         if not m or m.group(1) not in ir.layout:

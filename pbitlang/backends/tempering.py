@@ -21,7 +21,10 @@ from numba import njit
 from ..errors import OptionError
 from ..results import SampleResult
 from .driver import start
-from .runspec import initial_state, run_info
+from .runspec import initial_state, int_option, run_info
+
+
+MAX_REPLICAS = 1024        # far beyond any useful ladder; each replica is a column of every sweep
 
 
 def ladder_from(option: dict, beta: float) -> tuple:
@@ -34,15 +37,19 @@ def ladder_from(option: dict, beta: float) -> tuple:
     kind = option.get("ladder", "geometric")
     if isinstance(kind, (list, tuple, np.ndarray)):
         betas = np.asarray(kind, dtype=np.float64)
-        if betas.ndim != 1 or len(betas) < 2 or np.any(np.diff(betas) <= 0) or betas[0] <= 0:
+        if betas.ndim != 1 or not 2 <= len(betas) <= MAX_REPLICAS or np.any(np.diff(betas) <= 0) or betas[0] <= 0 \
+                or not np.all(np.isfinite(betas)):
             raise OptionError("a tempering ladder is an increasing list of at least two positive β")
         if not np.isclose(betas[-1], beta):
             raise OptionError(f"the ladder must end at the run's β = {beta} (it ends at {betas[-1]})")
         return betas, False
     R = option.get("replicas", 16)
-    bmin = float(option.get("beta_min", 0.1 * beta if beta > 0 else 0.1))
-    if not isinstance(R, int) or R < 2:
-        raise OptionError(f"tempering needs replicas ≥ 2, got {R!r}")
+    try:
+        bmin = float(option.get("beta_min", 0.1 * beta if beta > 0 else 0.1))
+    except (TypeError, ValueError):
+        raise OptionError(f"tempering's beta_min must be a number, got {option.get('beta_min')!r}") from None
+    if not isinstance(R, int) or isinstance(R, bool) or not 2 <= R <= MAX_REPLICAS:
+        raise OptionError(f"tempering needs 2 to {MAX_REPLICAS} replicas, got {R!r}")
     if not 0 < bmin < beta:
         raise OptionError(f"tempering needs 0 < beta_min < β = {beta}, got {bmin}")
     if kind not in ("geometric", "adaptive"):
@@ -81,15 +88,13 @@ def swap_round(gaps, ks, E, col_of, tix, rng, tried, accepted) -> bool:
 def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleResult:
     """Parallel tempering with `backend`'s kernel: a run of swap_every sweeps at every column's β,
     the columns' energies, one round of swaps; samples recorded at the top of the ladder."""
-    if len(set(spec.betas.tolist())) > 1:
+    if spec.constant_beta is None:
         raise OptionError("parallel tempering samples at one β; give tempering a ladder instead of a β schedule")
-    beta = float(spec.betas[0])
+    beta = spec.constant_beta
     ladder, adaptive = ladder_from(option, beta)
     R = len(ladder)
-    swap_every = int(option.get("swap_every", 1))
-    adapt_every = int(option.get("adapt_every", 50))
-    if swap_every < 1 or adapt_every < 1:
-        raise OptionError("swap_every and adapt_every must be ≥ 1")
+    swap_every = int_option(option, "swap_every", 1, 1)
+    adapt_every = int_option(option, "adapt_every", 50, 1)
     t0 = time.perf_counter()
     sets, n = spec.chains, ir.num_spins
     cols = sets * R

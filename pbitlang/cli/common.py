@@ -10,7 +10,6 @@ import traceback
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import DataError, PbitError, PbitWarning
 
@@ -59,11 +58,7 @@ def parse_define(text: str):
     if not name.isidentifier():
         raise PbitError(f"-D: '{name}' is not a parameter name")
     if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return name, np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise DataError(f"-D {name}: cannot load '{path}': {err}") from None
+        return name, one_array(Path(value[1:]), f"-D {name}")
     low = value.lower()
     if low in ("true", "false"):
         return name, low == "true"
@@ -185,6 +180,15 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 
 
 _default_showwarning = warnings.showwarning
+
+
+def one_array(path: Path, what: str):
+    """The array of an .npy file, or of an .npz holding exactly one (a DataError otherwise)."""
+    from ..files import read_arrays
+    arrays = read_arrays(path, DataError, f"{what} array")
+    if len(arrays) != 1:
+        raise DataError(f"{what}: {path} must hold one array (it has {', '.join(arrays) or 'none'})")
+    return next(iter(arrays.values()))
 
 
 def run_main(body, argv, prog: str) -> int:

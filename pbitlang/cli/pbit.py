@@ -12,6 +12,7 @@ from .. import __version__
 from ..api import TrainedModel, load, train
 from ..api import compile as compile_program
 from ..backends import get_backend, list_backends
+from ..backends.runspec import MAX_SCHEDULE
 from ..errors import OptionError
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, exit_now,
                      limits, non_negative, positive, program_path, run_main)
@@ -147,6 +148,8 @@ def _beta(text, burn_in, sweeps):
     try:
         if ":" in text:
             lo, hi = (float(x) for x in text.split(":", 1))
+            if burn_in + sweeps > MAX_SCHEDULE:
+                raise OptionError(f"--beta LO:HI anneals over at most {MAX_SCHEDULE:,} sweeps")
             return np.linspace(lo, hi, burn_in + sweeps)
         return float(text)
     except ValueError:
@@ -281,19 +284,13 @@ def _load_data(text: str, prog, chain):
     path = Path(text)
     if not path.is_file():
         raise DataError(f"--data {text}: no such file" + (" (or 'digits')" if "." not in path.name else ""))
-    try:
-        data = np.load(path, allow_pickle=False)
-        if hasattr(data, "files"):
-            with data:
-                if "meta.json" in data.files and "samples" in data.files:
-                    return _samples_data(path, chain_spec(prog.ir, chain))
-                if len(data.files) != 1:
-                    raise DataError(f"{text}: an .npz with training data must hold one array "
-                                    f"(has {', '.join(data.files)})")
-                return data[data.files[0]]
-        return data
-    except (OSError, ValueError, EOFError) as err:
-        raise DataError(f"cannot load training data '{text}': {err}") from None
+    from ..files import read_arrays
+    arrays = read_arrays(path, DataError, "training data")
+    if "meta.json" in arrays and "samples" in arrays:
+        return _samples_data(path, chain_spec(prog.ir, chain))
+    if len(arrays) != 1:
+        raise DataError(f"{text}: an .npz with training data must hold one array (has {', '.join(arrays)})")
+    return next(iter(arrays.values()))
 
 
 def _samples_data(path, spec):

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import get_backend
-from ..backends.runspec import all_in, beta_schedule, sample_bytes
+from ..backends.runspec import all_in, beta_schedule, int_option, sample_bytes
 from ..errors import CompileError, OptionError, PbitError
 from ..results import SampleResult
 from .noise import lattice_graph, make_noise
@@ -166,7 +166,7 @@ class DenoisingChain:
                 raise OptionError(f"{name} must be an integer ≥ 1, got {value!r}")
         sweeps = self.spec.sweeps if sweeps is None else int(sweeps)
         d, n = len(self.spec.data_index), self.ir.num_spins
-        limit = options.pop("max_sample_bytes", 4 * 2**30)
+        limit = int_option({"max_sample_bytes": options.pop("max_sample_bytes", 4 * 2**30)}, "max_sample_bytes", 0, 0)
         need = num * (3 * (n + d) + sample_bytes(self.ir))             # states, their copy for a step, the result
         if need > limit:
             raise OptionError(f"generating {num:,} samples of {n:,} spins needs about {need / 2**30:.1f} GiB, over "

@@ -30,7 +30,7 @@ from numba.extending import intrinsic
 from ..backends import get_backend
 from ..backends.base import Record, one_blas_thread
 from ..errors import PbitError
-from ..ir import load_ir
+from ..ir import read_pbir
 from .chain import DenoisingChain, StepPattern, chain_spec, data_to_spins, step_ir
 
 
@@ -349,14 +349,26 @@ class TrainedChain:
 
     @staticmethod
     def load(path) -> "TrainedChain | None":
-        """The trained chain saved in a .pbir file, or None when it holds a plain program."""
-        ir = load_ir(path)
-        with np.load(path, allow_pickle=False) as z:
-            if "dtm.thetas" not in z.files:
-                return None
-            thetas = z["dtm.thetas"]
-            meta = json.loads(z["dtm.meta"].tobytes().decode())
-        return TrainedChain(ir, meta["chain"], thetas, meta.get("info") or {})
+        """The trained chain saved in a .pbir file, or None when it holds a plain program; the
+        weights are checked against the program and its chain before anything runs them."""
+        from ..errors import IRFileError
+        from ..files import read_json
+        ir, extra = read_pbir(path)
+        if "dtm.thetas" not in extra:
+            return None
+        meta = read_json(extra, "dtm.meta", path, IRFileError, "trained .pbir")
+        thetas = extra["dtm.thetas"]
+        try:
+            spec = chain_spec(ir, meta.get("chain"))
+        except (PbitError, TypeError, KeyError, ValueError, AttributeError, IndexError) as err:
+            raise IRFileError(f"{path}: its trained chain does not match its program "
+                              f"({getattr(err, 'message', err)})") from None
+        W = ir.weights.num_weights if ir.weights is not None else 0
+        if thetas.dtype.kind != "f" or thetas.shape != (spec.steps, W) or not np.all(np.isfinite(thetas)):
+            raise IRFileError(f"{path}: the trained weights must be finite floats of shape ({spec.steps}, {W}) "
+                              f"(steps, weights), not {thetas.dtype} {thetas.shape}")
+        info = meta.get("info")
+        return TrainedChain(ir, spec.name, thetas, info if isinstance(info, dict) else {})
 
 
 def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
@@ -615,11 +627,13 @@ def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int):
 def _load_checkpoint(path: Path, T: int, W: int) -> dict:
     if path.is_dir():
         path = path / "checkpoint.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            state = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as err:
-        raise PbitError(f"cannot resume from {path}: {err}") from None
-    if state.get("thetas", np.zeros(0)).shape != (T, W):
-        raise PbitError(f"checkpoint {path} does not fit this chain ({T} steps × {W} weights)")
+    from ..errors import DataError
+    from ..files import read_arrays
+    state = read_arrays(path, DataError, "checkpoint")
+    shapes = {"thetas": (T, W), "lambdas": (T,), "adam_m": (T, W), "adam_v": (T, W), "adam_k": None, "epoch": ()}
+    for key, shape in shapes.items():
+        value = state.get(key)
+        if value is None or (shape is not None and value.shape != shape) or not np.all(np.isfinite(value)):
+            raise DataError(f"checkpoint {path} does not fit this chain ({T} steps × {W} weights): "
+                            f"'{key}' is missing or has the wrong shape or values")
     return state

@@ -143,10 +143,33 @@ def parse_tree(source: Source):
         raise _friendly(err, source) from None
 
 
+MAX_DEPTH = 200      # nesting of expressions (operators, calls, sums); the stages after parsing recurse
+
+
+def check_depth(tree, source: Source) -> None:
+    """Refuse a parse tree nested deeper than MAX_DEPTH (thousands of unary minuses or chained
+    operators), found without recursion, as a ParseError at the deepest token."""
+    stack, deepest = [(tree, 1)], (0, None)
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest[0]:
+            deepest = (depth, node)
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if hasattr(child, "children"))
+    depth, node = deepest
+    if depth <= MAX_DEPTH:
+        return
+    while hasattr(node, "children") and node.children:                # down to the node's first token
+        node = next((c for c in node.children if c is not None), None)
+    line, col = getattr(node, "line", 1) or 1, getattr(node, "column", 1) or 1
+    raise ParseError(f"expressions are nested {depth} deep here, over the limit of {MAX_DEPTH}: split the "
+                     f"expression, or use sum(...) for long sums", Span(source, line, col, line, col + 1))
+
+
 def parse(text: str, name: str = "<input>"):
     """Parse program text into an ast.Module (syntax errors only)."""
     source = Source(name, text)
     tree = parse_tree(source)
+    check_depth(tree, source)
     try:
         return build_ast(tree, source)
     except VisitError as err:

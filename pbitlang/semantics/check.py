@@ -122,6 +122,9 @@ def check(module: ast.Module, source: Source, params: dict | None = None, limits
             init = np.zeros(shape)
             if st.init is not None:
                 init = _table_or_value(c, st.init, shape, "real", st)
+                if not np.all(np.isfinite(np.asarray(init, dtype=np.float64))):
+                    raise CompileError(f"weight '{st.name}' starts at a value that is not finite (inf or nan)",
+                                       st.span)
             c.weights[st.name] = WeightInfo(st.name, shape, c.num_weights, st.span, np.asarray(init, dtype=np.float64))
         elif isinstance(st, ast.Energy):
             c.energy.extend(st.terms)
@@ -375,7 +378,7 @@ def _load(c: Checked, call: ast.Call):
         if path.stat().st_size > 8 * c.limits.max_param_elements:
             raise LimitError(f"data file '{path}' is larger than the limit on parameter data", span)
         if suffix == ".npy":
-            value = np.load(path, allow_pickle=False)
+            value = _one_array(path, span)
         elif suffix in (".txt", ".csv", ".dat", ".tsv"):
             delimiter = "," if suffix == ".csv" else None
             value = np.loadtxt(path, delimiter=delimiter, comments="#", ndmin=1)
@@ -383,7 +386,7 @@ def _load(c: Checked, call: ast.Call):
                 value = value.astype(np.int64)
         else:
             raise DataError(f"cannot load '{path.name}': use .npy, .txt or .csv", span)
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read data file '{path}': {err}", span) from None
     if value.dtype == object or not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
         raise DataError(f"data file '{path}' does not hold numbers (dtype {value.dtype})", span)
@@ -403,7 +406,24 @@ def _quant_scope(c: Checked, quant) -> dict:
     return scope
 
 
+MAX_INDICES = 24     # indices in scope at once: each is an axis of the arrays the expansion builds
+
+
+def _one_array(path, span):
+    from ..files import read_arrays
+    try:
+        arrays = read_arrays(path, DataError, ".npy")
+    except DataError as err:
+        raise DataError(err.message, span) from None
+    if list(arrays) != [""]:
+        raise DataError(f"'{path}' is not a single .npy array", span)
+    return arrays[""]
+
+
 def _check_binder(c: Checked, b: ast.Binder, scope: dict):
+    if len(scope) >= MAX_INDICES:
+        raise LimitError(f"more than {MAX_INDICES} indices in scope at once here: each one is an axis of "
+                         f"the index arrays, and arrays have at most 64", b.span)
     if b.name in c.declared:
         raise CompileError(f"index '{b.name}' has the name of a declaration", b.span).with_note(
             f"'{b.name}' is declared here", c.declared[b.name])
@@ -500,6 +520,9 @@ def _check_scoped(c: Checked, node, scope: dict, allow_vars: bool, in_index: boo
         _check_scoped(c, node.operand, scope, allow_vars, in_index)
         return
     if isinstance(node, ast.ListLit):
+        if allow_vars:
+            raise CompileError("a list is not a number: lists give the values of a param or weight, they "
+                               "cannot appear in an expression of variables", node.span)
         for a in node.items:
             _check_scoped(c, a, scope, False, in_index)
         return

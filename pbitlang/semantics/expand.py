@@ -44,6 +44,9 @@ class Grid:
         return len(self.flat)
 
 
+MAX_SUM_AXES = 31    # one axis per summed index, plus the point axis: well inside numpy's 64
+
+
 def plan_memory(checked) -> None:
     """Before anything is expanded: refuse a program whose statements' index points (counted from
     their ranges alone) and spins would need more memory than the compile may use."""
@@ -92,6 +95,9 @@ def _points(checked, grid: Grid, tmpl):
     env = Env(checked.consts, {}, checked.limits.max_terms)
     extra, mask, sizes = {}, None, []
     nb = len(tmpl.binders)
+    if nb > MAX_SUM_AXES:
+        raise LimitError(f"this term sums over {nb} indices at once (products of sums multiply them), over "
+                         f"the limit of {MAX_SUM_AXES}", tmpl.binders[0].binder.span)
     for k, ib in enumerate(tmpl.binders):
         visible = {orig: extra.get(new, base.get(new)) for orig, new in ib.rename}
         sub = env.with_index({**base, **{o: v for o, v in visible.items() if v is not None}})
@@ -164,6 +170,9 @@ def _flat_index(checked, ref, points: dict, m: int, grid_names, shape, start: in
     for axis, arg in enumerate(ref.args):
         i = np.broadcast_to(as_index(evaluate(arg, env), arg), (m,))
         dim = shape[axis]
+        if dim == 0 and m:
+            raise CompileError(f"'{ref.key}' refers to an element of {what} '{ref.var}', which has none "
+                               f"(shape {shape})", ref.span)
         if periodic:
             i = np.mod(i, dim) if dim else i
         else:

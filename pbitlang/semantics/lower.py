@@ -112,6 +112,7 @@ class _Lowering:
         self.n = checked.num_spins
         self.layout = {v.name: (v.start, v.shape, v.kind) for v in checked.variables.values()}
         self.sources: list = []
+        self.spans: list = []                  # the Span of each term id, for errors
         self.energy: list = []        # (Chunk, term id)
         self.weighted: list = []      # (Chunk with widx, term id)
 
@@ -126,10 +127,13 @@ class _Lowering:
 
     def term(self, span) -> int:
         self.sources.append(str(span))
+        self.spans.append(span)
         return len(self.sources) - 1
 
     def add(self, chunks, tid):
         for ch in chunks:
+            if not np.all(np.isfinite(ch.coeff)):
+                raise CompileError("this term's coefficients overflow (not finite)", self.spans[tid])
             (self.weighted if ch.widx is not None else self.energy).append((ch, tid))
 
     # ---- statements
@@ -322,7 +326,7 @@ class _Lowering:
                 terms.append(np.full(len(ch.coeff), t, dtype=np.int32))
             else:
                 raise CompileError("trainable weights on terms of order 3 or more are not supported; "
-                                   "use pairwise terms", None)
+                                   "use pairwise terms", self.spans[t])
         n_weight_pairs = sum(len(r) for r in w_rows)
         J, J_term, keys = _symmetric_csr(n, rows, cols, vals, terms, keep_structural=n_weight_pairs > 0,
                                          structural=(np.concatenate(w_rows) if w_rows else None,
@@ -343,7 +347,10 @@ class _Lowering:
             weights = WeightMap({w.name: (w.start, w.shape) for w in self.c.weights.values()}, np.zeros(W),
                                 h.copy(), J.data.copy(), offset, sp.csr_array(dh), sp.csr_array(dJ), doff)
         if not np.all(np.isfinite(h)) or not np.all(np.isfinite(J.data)) or not math.isfinite(offset):
-            raise CompileError("the energy's coefficients overflow (not finite)")
+            bad = np.r_[h_term[~np.isfinite(h)], J_term[~np.isfinite(J.data)]]
+            span = self.spans[int(bad[0])] if len(bad) and bad[0] >= 0 else (self.spans[0] if self.spans else None)
+            raise CompileError("the energy's coefficients overflow (not finite) when the terms are added up",
+                               span)
         graph = coupling_graph(n, J, kbody)
         ir = make_ir(
             num_spins=n, h=h, J=J, offset=offset, colors=colour(graph), layout=self.layout,
