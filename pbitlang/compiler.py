@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .errors import DataError, Source
+from .files import is_file
 from .grammar import parse
 from .ir import IR
 from .limits import Limits
@@ -23,7 +24,7 @@ def read_source(program) -> Source:
     if isinstance(program, Path) or (isinstance(program, str) and "\n" not in program and ";" not in program
                                      and program.strip().endswith(".pb")):
         path = Path(program)
-        if not path.is_file():
+        if not is_file(path):
             raise DataError(f"{path}: no such program file")
         try:
             return Source(str(path), path.read_text(encoding="utf-8"))

@@ -25,6 +25,21 @@ NUMERIC_KINDS = "biuf"
 MAX_JSON_BYTES = 64 * 2**20
 
 
+def is_file(path) -> bool:
+    """Path(path).is_file(), False (not an exception) for names the system refuses: too long, NUL bytes."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def _header(fh) -> tuple:
     """(shape, dtype, header bytes) of an .npy stream, checked: numbers only, a sane shape."""
     start = fh.tell() if fh.seekable() else None
@@ -64,8 +79,8 @@ def read_arrays(path, error: type = PbitError, what: str = "data") -> dict:
     """name → array of every member of an .npz, or {"": array} for an .npy; `error` (a PbitError
     class) with the path for anything that is not a sound file of numeric arrays."""
     path = Path(path)
-    if not path.is_file():
-        raise error(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if not is_file(path):
+        raise error(f"{path}: no such file" if not is_dir(path) else f"{path}: is a directory")
     budget = [available_memory() or 2**62]
     try:
         if not zipfile.is_zipfile(path):

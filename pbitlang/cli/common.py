@@ -10,8 +10,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-
 from ..errors import DataError, PbitError, PbitWarning
+from ..files import is_dir, is_file
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -77,12 +77,12 @@ def program_path(text: str, kinds=(".pb", ".pbir")) -> Path:
     """A command's program argument: always a path (the tools never read program text from the
     command line), of one of `kinds` (any case), an existing regular file."""
     path = Path(text)
-    if path.is_dir():
+    if is_dir(path):
         raise DataError(f"{text}: is a directory, not a program ({' or '.join(kinds)} file)")
     if path.suffix.lower() not in kinds:
-        hint = next((f"; did you mean {path}{k}?" for k in kinds if Path(f"{text}{k}").is_file()), "")
+        hint = next((f"; did you mean {path}{k}?" for k in kinds if is_file(f"{text}{k}")), "")
         raise DataError(f"{text}: not a program: expected a {' or '.join(kinds)} file{hint}")
-    if not path.is_file():
+    if not is_file(path):
         raise DataError(f"{text}: no such file")
     return path
 
@@ -93,7 +93,7 @@ def check_output(text: str | None, what: str = "output") -> None:
     if not text:
         return
     path = Path(text)
-    if path.is_dir():
+    if is_dir(path):
         raise DataError(f"{what} {text}: is a directory")
     _probe_folder(path.parent if str(path.parent) else Path("."), f"{what} {text}")
 
@@ -103,7 +103,7 @@ def check_output_dir(text: str | None, what: str = "folder") -> None:
     if not text:
         return
     path = Path(text)
-    if path.exists() and not path.is_dir():
+    if path.exists() and not is_dir(path):
         raise DataError(f"{what} {text}: exists and is not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def check_output_dir(text: str | None, what: str = "folder") -> None:
 
 
 def _probe_folder(folder: Path, label: str) -> None:
-    if not folder.is_dir():
+    if not is_dir(folder):
         raise DataError(f"{label}: the folder {folder} does not exist")
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".pbit-write-test-")

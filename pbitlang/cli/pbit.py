@@ -14,6 +14,7 @@ from ..api import compile as compile_program
 from ..backends import get_backend, list_backends
 from ..backends.runspec import MAX_SCHEDULE
 from ..errors import OptionError
+from ..files import is_file
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, exit_now,
                      limits, non_negative, positive, program_path, run_main)
 
@@ -282,7 +283,7 @@ def _load_data(text: str, prog, chain):
         from ..dtm.data import digits_split
         return digits_split()[0]
     path = Path(text)
-    if not path.is_file():
+    if not is_file(path):
         raise DataError(f"--data {text}: no such file" + (" (or 'digits')" if "." not in path.name else ""))
     from ..files import read_arrays
     arrays = read_arrays(path, DataError, "training data")

@@ -371,7 +371,11 @@ def _load(c: Checked, call: ast.Call):
     base = Path(c.source.name).parent if c.source.name and not c.source.name.startswith("<") else Path.cwd()
     path = (base / name) if not Path(name).is_absolute() else Path(name)
     span = call.args[0].span
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError) as err:                  # a name too long, a NUL byte
+        raise DataError(f"'{name[:80]}' is not a usable file name ({type(err).__name__})", span) from None
+    if not exists:
         raise DataError(f"data file '{path}' does not exist", span)
     suffix = path.suffix.lower()
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BackendError
+from ...files import is_file
 
 REQUIRED = ("name", "arithmetic", "rng", "clock", "energy")
 ENERGY_KEYS = ("rng_J_per_update", "bias_J_per_update", "neighbour_J_per_edge", "clock_J_per_cell_update",
@@ -88,7 +89,7 @@ def load_fabric(spec) -> Fabric:
     if spec in _builtin_texts():
         return fabric_from_dict(json.loads(_builtin_texts()[spec]), spec)
     path = Path(spec)
-    if not path.is_file():
+    if not is_file(path):
         raise BackendError(f"unknown fabric '{spec}' (built-in: {', '.join(builtin_fabrics())}; or a path to a .json profile)")
     try:
         data = json.loads(path.read_text())
