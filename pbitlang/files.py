@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import threading
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +122,34 @@ def read_json(arrays: dict, key: str, path, error: type = PbitError, what: str =
     if not isinstance(meta, dict):
         raise error(f"{path}: not a {what} file ({key} is not an object)")
     return meta
+
+
+@contextmanager
+def interrupts_held():
+    """Hold Ctrl-C off while a file is written: a SIGINT meanwhile is raised once the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def atomic_write(path):
+    """Write a file whole or not at all: the block writes the temporary path it is given, beside
+    `path`, which replaces `path` when the block ends; Ctrl-C is held off meanwhile (a second Ctrl-C
+    while saving cannot leave half a file), and a failure leaves `path` as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    with interrupts_held():
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -288,9 +288,11 @@ class IR:
 
     # ---- files
     def save(self, path) -> None:
+        """A .pbir file (npz + JSON), written whole or not at all."""
+        from .files import atomic_write
         arrays, meta = _to_arrays(self)
         arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with open(path, "wb") as fh:
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 
     @staticmethod

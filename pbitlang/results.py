@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import threading
 import zipfile
-from contextlib import contextmanager
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +16,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from .errors import IRFileError, PbitError
+from .files import atomic_write, interrupts_held  # noqa: F401 - interrupts_held: re-exported
 from .stats import log_binning, mean_and_error
 
 SAMPLES_FORMAT = "pbit-samples"
@@ -279,15 +276,10 @@ class SampleResult:
             members.append((f"observable/{name}", (C * K,) + tr.shape[2:], np.float64, [tr]))
         blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         members.append(("meta.json", blob.shape, np.uint8, [blob]))
-        with interrupts_held():
-            tmp = path.with_name(f".{path.name}.partial")
-            try:
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:
-                    for name, shape, dtype, blocks in members:
-                        _write_npy(zf, name, shape, dtype, blocks)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+        with atomic_write(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:
+                for name, shape, dtype, blocks in members:
+                    _write_npy(zf, name, shape, dtype, blocks)
 
     def _chain_blocks(self):
         """The chain-major rows of `samples`, one chain at a time, without making `samples`."""
@@ -366,22 +358,6 @@ def _write_npy(zf: zipfile.ZipFile, name: str, shape: tuple, dtype, blocks) -> N
         npformat.write_array_header_2_0(fh, header)
         for block in blocks:
             fh.write(np.ascontiguousarray(block, dtype=dtype).data)
-
-
-@contextmanager
-def interrupts_held():
-    """Hold Ctrl-C off while a file is written: a SIGINT meanwhile is raised once the block ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def _jsonable(x):

@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from ..errors import BackendError
 from ..results import SampleResult
 from .base import Backend
-from .runspec import COMMON_OPTIONS, merge_clamps
+from .runspec import COMMON_OPTIONS, int_option, merge_clamps
 
 CHUNK_BITS = 16
 DEFAULT_MAX_FREE = 26
@@ -92,6 +92,8 @@ class ExactBackend(Backend):
 
     def sample(self, ir, **options):
         limit = options.pop("max_free_spins", None)
+        if limit is not None:
+            limit = int_option({"max_free_spins": limit}, "max_free_spins", 0, 0, 64)
         for key in ("initial", "progress"):
             options.pop(key, None)
         spec = self.validate(ir, {k: v for k, v in options.items()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -219,7 +220,9 @@ def run_main(body, argv, prog: str) -> int:
 def exit_now(code: int) -> None:
     """End a command-line process: flush the output and exit without the interpreter's teardown,
     which with numba's compiled code loaded costs ~0.2 s and does nothing a finished command needs
-    (files are closed by then, and numba writes its cache when it compiles, not at exit)."""
+    (files are closed by then, and numba writes its cache when it compiles, not at exit).  A Ctrl-C
+    from here on changes nothing: the command has finished."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -383,7 +383,11 @@ def main(argv=None) -> int:
 
 
 def entry():
-    exit_now(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:            # a Ctrl-C between run_main's handlers: still an interruption
+        code = EXIT_INTERRUPTED
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import sys
 import time
 
 from .. import __version__
-from .common import Parser, add_limit_flags, check_output, defines, exit_now, limits, program_path, run_main
+from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, defines, exit_now, limits,
+                     program_path, run_main)
 
 
 def build_parser() -> Parser:
@@ -64,7 +65,11 @@ def main(argv=None) -> int:
 
 
 def entry():
-    exit_now(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:            # a Ctrl-C between run_main's handlers: still an interruption
+        code = EXIT_INTERRUPTED
+    exit_now(code)
 
 
 if __name__ == "__main__":

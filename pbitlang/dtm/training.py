@@ -334,11 +334,16 @@ class TrainedChain:
         return DenoisingChain(self.base_ir, spec, self.thetas).generate(num=num, backend=backend, seed=seed, **options)
 
     def save(self, path) -> None:
-        """A .pbir file with the per-step weights; load_trained gives them back."""
+        """A .pbir file with the per-step weights, written whole or not at all; load gives them back."""
+        from ..files import atomic_write
+        meta = {"chain": self.chain, "info": json.loads(json.dumps(self.info, default=str))}
+        with atomic_write(path) as tmp:
+            self.base_ir.save(tmp)
+            self._append_weights(tmp, meta)
+
+    def _append_weights(self, path, meta: dict) -> None:
         import io
         import zipfile
-        self.base_ir.save(path)
-        meta = {"chain": self.chain, "info": json.loads(json.dumps(self.info, default=str))}
         with zipfile.ZipFile(path, "a") as z:
             buf = io.BytesIO()
             np.save(buf, np.asarray(self.thetas, dtype=np.float64), allow_pickle=False)
@@ -442,7 +447,10 @@ def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed:
         interrupted = True
         thetas = good
         if ckdir:
-            _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
+            try:
+                _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
+            except KeyboardInterrupt:      # a second Ctrl-C while saving: the file is whole (atomic_write),
+                pass                       # and the weights go back to the caller, who saves them too
     finally:
         if blas is not None:
             blas.restore_original_limits()
@@ -616,12 +624,10 @@ def _diverged(thetas: np.ndarray) -> bool:
 
 
 def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int):
-    path = ckdir / "checkpoint.npz"
-    tmp = ckdir / "checkpoint.tmp.npz"
-    with open(tmp, "wb") as fh:
+    from ..files import atomic_write
+    with atomic_write(ckdir / "checkpoint.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, thetas=thetas, lambdas=lambdas, adam_m=adam.m, adam_v=adam.v, adam_k=adam.k,
                  epoch=np.array(epoch))
-    tmp.replace(path)
 
 
 def _load_checkpoint(path: Path, T: int, W: int) -> dict:

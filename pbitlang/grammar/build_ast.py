@@ -25,8 +25,13 @@ class BuildAst(Transformer):
     # ---- expressions
     def number(self, meta, ch):
         text = str(ch[0])
+        span = token_span(self.source, ch[0])
+        if len(text) > 400:                      # int() of thousands of digits is itself slow
+            raise ParseError(f"a number of {len(text)} characters", span)
         value = float(text) if any(c in text for c in ".eE") else int(text)
-        return ast.Num(token_span(self.source, ch[0]), value)
+        if isinstance(value, int) and abs(value) > 2**1023:
+            raise ParseError("this integer is beyond the range of floating point numbers", span)
+        return ast.Num(span, value)
 
     def name(self, meta, ch):
         return ast.Name(token_span(self.source, ch[0]), str(ch[0]))

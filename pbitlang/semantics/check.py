@@ -98,7 +98,9 @@ def check(module: ast.Module, source: Source, params: dict | None = None, limits
     for name in params:
         if name not in declared_params:
             known = ", ".join(declared_params) or "none"
-            raise CompileError(f"-D/params sets '{name}', which is not a declared param (declared: {known})")
+            first = next((s.span for s in module.statements if isinstance(s, ast.ParamDecl)), Span(source, 1, 1))
+            raise CompileError(f"-D/params sets '{name}', which is not a declared param (declared: {known})",
+                               first)
     others = {"observe": {}, "constraint": {}, "chain": {}}
     for st in module.statements:
         if isinstance(st, ast.ParamDecl):

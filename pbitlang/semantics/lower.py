@@ -437,6 +437,11 @@ def _chain_value(checked, node):
 
 
 def lower(checked, options: LowerOptions | None = None) -> IR:
+    with np.errstate(over="ignore", invalid="ignore"):      # overflow is found, and located, by the finiteness checks
+        return _lower(checked, options)
+
+
+def _lower(checked, options: LowerOptions | None) -> IR:
     plan_memory(checked)
     low = _Lowering(checked, options or LowerOptions())
     low.energy_terms()
