@@ -216,3 +216,38 @@ def test_a_second_ctrl_c_while_training_saves_keeps_the_weights(tmp_path, monkey
     assert model.info["interrupted"] and len(calls) == 2
     state = np.load(tmp_path / "ck" / "checkpoint.npz")
     assert state["thetas"].shape == model.thetas.shape        # the checkpoint is whole
+
+
+# ---- the kernels' boundary
+
+def test_a_hand_built_model_is_checked_before_a_kernel_reads_it():
+    import dataclasses
+
+    import scipy.sparse as sp
+    ir = pb.compile("spin s[3]; energy { -s[0] * s[1]; -s[1] * s[2]; }").ir
+    J = sp.csr_array((ir.J.data, ir.J.indices.copy(), ir.J.indptr), shape=ir.J.shape)
+    J.indices[0] = 7                                            # a neighbour outside the model
+    bad = dataclasses.replace(ir, J=J)
+    for backend in ("cpu", "reference", "emulator"):
+        with pytest.raises(pb.BackendError, match="cannot be sampled"):
+            pb.get_backend(backend).sample(bad, chains=2, sweeps=2)
+    same_colour = dataclasses.replace(ir, colors=np.zeros(3, np.int64))
+    with pytest.raises(pb.BackendError, match="colouring"):
+        pb.get_backend("cpu").sample(same_colour, chains=2, sweeps=2)
+    assert pb.get_backend("cpu").sample(ir, chains=2, sweeps=2).samples.shape == (4, 3)   # the control
+
+
+def test_a_kernel_refuses_weights_states_and_clamps_of_the_wrong_shape():
+    ir = pb.compile("spin s[3]; energy { -s[0] * s[1]; -s[1] * s[2]; }").ir
+    kernel = pb.get_backend("cpu").prepare(ir, 2, clamp_index=[0])
+    state = np.ones((3, 2), np.int8)
+    with pytest.raises(ValueError, match="h must be 3 finite numbers"):
+        kernel.run(np.zeros(5), None, None, state, np.ones(2), 0)
+    with pytest.raises(ValueError, match="J_data"):
+        kernel.run(None, np.full(ir.J.nnz, np.nan), None, state, np.ones(2), 0)
+    with pytest.raises(ValueError, match="clamp values"):
+        kernel.run(None, None, np.full((2, 1), 3), state, np.ones(2), 0)
+    with pytest.raises(ValueError, match="state"):
+        kernel.run(None, None, None, np.ones((3, 5), np.int8), np.ones(2), 0)
+    with pytest.raises(pb.BackendError, match="clamped spins inside"):
+        pb.get_backend("cpu").prepare(ir, 2, clamp_index=[9])

@@ -17,6 +17,25 @@ from .driver import Draws, Record, drive, start
 from .runspec import COMMON_OPTIONS, RunSpec, initial_state, run_info, run_spec
 
 
+def ensure_valid(ir) -> None:
+    """Check an IR once (pbitlang.ir.validate) before compiled code reads it: what the compiler made
+    is valid by construction and marked so; an IR built or changed by hand is checked here."""
+    if not getattr(ir, "_valid", False):
+        from ..ir import validate
+        try:
+            validate(ir)
+        except ValueError as err:
+            raise BackendError(f"this model cannot be sampled: {err}") from None
+        object.__setattr__(ir, "_valid", True)
+
+
+def _weights(name: str, values, size: int) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    if a.shape != (size,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be {size} finite numbers, got shape {a.shape}")
+    return a
+
+
 class Kernel(ABC):
     """A sampler bound to one model structure: the IR's coupling pattern, colours and k-body members,
     `chains` columns, and the spins `clamp_index` held at values each run brings (the program's own
@@ -26,8 +45,12 @@ class Kernel(ABC):
     no copies."""
 
     def __init__(self, ir, chains: int, clamp_index=()):
+        ensure_valid(ir)
         self.ir, self.chains = ir, int(chains)
         self.clamp_index = np.asarray(clamp_index, dtype=np.int64).ravel()
+        if self.chains < 1 or self.clamp_index.size and (self.clamp_index.min() < 0
+                                                          or self.clamp_index.max() >= ir.num_spins):
+            raise BackendError("a kernel needs chains ≥ 1 and clamped spins inside the model")
         held = np.zeros(ir.num_spins, dtype=bool)
         held[ir.clamp_index] = True
         held[self.clamp_index] = True
@@ -48,13 +71,18 @@ class Kernel(ABC):
     def load(self, h, J_data, clamp_values, state) -> None:
         """The start of every run: take new weights (None keeps the last), write the clamps."""
         if h is not None or J_data is not None:
-            self.h = self.h if h is None else h
-            self.J_data = self.J_data if J_data is None else J_data
+            self.h = self.h if h is None else _weights("h", h, self.ir.num_spins)
+            self.J_data = self.J_data if J_data is None else _weights("J_data", J_data, self.ir.J.nnz)
             self.version += 1
+        if state.dtype != np.int8 or state.shape != (self.ir.num_spins, self.chains) or not state.flags.c_contiguous:
+            raise ValueError(f"the state must be C-contiguous int8 ({self.ir.num_spins}, {self.chains})")
         if len(self.ir.clamp_index):
             state[self.ir.clamp_index] = self.ir.clamp_value[:, None]
         if clamp_values is not None and len(self.clamp_index):
-            state[self.clamp_index] = np.asarray(clamp_values, dtype=np.int8).T
+            values = np.asarray(clamp_values)
+            if values.shape != (self.chains, len(self.clamp_index)) or not np.all(np.abs(values) == 1):
+                raise ValueError(f"clamp values must be ±1 of shape ({self.chains}, {len(self.clamp_index)})")
+            state[self.clamp_index] = values.astype(np.int8).T
 
     def energies(self, state: np.ndarray) -> np.ndarray:
         """E of every chain (column) of state under the last run's weights, float64 (chains,)."""
