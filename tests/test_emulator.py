@@ -1,6 +1,8 @@
 """The p-bit emulator: exactness with respect to its own hardware model, RNGs, clocking,
 fabric limits and the energy ledger."""
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from pbitlang.backends.emulator.fabric import GALOIS_TAPS
 from pbitlang.backends.kernels import galois_period
 from pbitlang.backends.emulator.ledger import ledger
 from pbitlang.testing import compare_with_exact, random_model_source
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FINE_TABLE = {"arithmetic": {"lut_size": 1 << 14, "lut_bits": 24, "acc_bits": 20}}
 
@@ -186,8 +190,17 @@ def test_bad_fabric_profiles(tmp_path):
     bad.write_text('{"name": "x", "arithmetic": {"kind": "fixed", "weight_bits": 99}, "rng": {"kind": "perfect"},'
                    ' "clock": {"mode": "sync", "frequency_hz": 1}, "energy": {}}')
     prog = pb.compile("spin s[2];")
-    with pytest.raises(pb.BackendError, match="energy needs non-negative numbers"):
+    with pytest.raises(pb.BackendError, match=r"energy.rng_J_per_update must be given"):
         prog.sample("emulator", fabric=str(bad), sweeps=1)
+    for field, value, message in (("lut_bits", True, "lut_bits must be an integer"),
+                                  ("frequency_hz", [1], "frequency_hz must be a number"),
+                                  ("topology", {"L": 4, "jumps": [[0, "x"]]}, "topology.jumps")):
+        profile = json.loads((ROOT / "pbitlang" / "backends" / "fabrics" / "fpga.json").read_text())
+        section = {"lut_bits": "arithmetic", "frequency_hz": "clock"}.get(field)
+        (profile[section] if section else profile)[field] = value
+        bad.write_text(json.dumps(profile))
+        with pytest.raises(pb.BackendError, match=message):
+            prog.sample("emulator", fabric=str(bad), sweeps=1)
     bad.write_text("{not json")
     with pytest.raises(pb.BackendError, match="not readable JSON"):
         prog.sample("emulator", fabric=str(bad), sweeps=1)

@@ -245,7 +245,30 @@ def _damage_arrays(rng: random.Random, path: Path) -> bytes:
     return buf.getvalue()
 
 
+def _fabric_case(rng: random.Random) -> dict:
+    from importlib import resources
+    text = resources.files("pbitlang.backends").joinpath("fabrics", f"{rng.choice(['fpga', 'dtca', 'ideal'])}.json")
+    profile = json.loads(text.read_text())
+    for _ in range(rng.randint(1, 3)):
+        target = profile
+        while isinstance(target, dict) and target and rng.random() < 0.6:
+            k = rng.choice(sorted(target))
+            if isinstance(target[k], dict) and target[k]:
+                target = target[k]
+            else:
+                break
+        if isinstance(target, dict) and target:
+            k = rng.choice(sorted(target))
+            target[k] = _weird_value(rng, target[k]) if rng.random() < 0.8 else rng.choice([1, 2, 8, 31, 64, 0.5])
+    data = json.dumps(profile).encode()
+    if rng.random() < 0.2:
+        data = _damage_bytes(rng, data)
+    return {"kind": "file", "format": "fabric", "bytes": data}
+
+
 def file_case(rng: random.Random, folder: Path) -> dict:
+    if rng.random() < 0.15:
+        return _fabric_case(rng)
     good = good_files(folder)
     kind = rng.choice(["pbir", "samples", "trained"])
     data = _damage_bytes(rng, good[kind].read_bytes()) if rng.random() < 0.4 else _damage_arrays(rng, good[kind])
@@ -255,8 +278,12 @@ def file_case(rng: random.Random, folder: Path) -> dict:
 def run_file(case: dict, folder: Path) -> str:
     import pbitlang as pb
     from pbitlang.results import SampleResult
-    path = folder / ("case.npz" if case["format"] == "samples" else "case.pbir")
+    path = folder / {"samples": "case.npz", "fabric": "case.json"}.get(case["format"], "case.pbir")
     path.write_bytes(case["bytes"])
+    if case["format"] == "fabric":
+        pb.compile(ROOT / "examples" / "ising2d.pb", params={"L": 4}).sample("emulator", fabric=str(path), chains=2,
+                                                                           sweeps=3).summary()
+        return "ok"
     if case["format"] == "samples":
         res = SampleResult.load(path)
         res.summary()

@@ -98,38 +98,87 @@ def load_fabric(spec) -> Fabric:
     return fabric_from_dict(data, str(path))
 
 
-def fabric_from_dict(data: dict, where: str) -> Fabric:
+def _check_schema(data, where: str) -> None:
+    """Every field of a profile has the type and range the emulator relies on (a profile is a file a
+    user may have damaged: it must fail here, with its field named, not inside the kernels)."""
+    def fail(field, want):
+        raise BackendError(f"fabric profile {where}: {field} must be {want}")
+
+    def number(d, key, section, lo=0.0, hi=math.inf, integer=False, required=False, open_low=False):
+        if key not in d:
+            if required:
+                fail(f"{section}.{key}", "given")
+            return
+        v = d[key]
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok or not math.isfinite(v) or v < lo or v > hi or (open_low and v == lo):
+            fail(f"{section}.{key}", f"{'an integer' if integer else 'a number'} in [{lo}, {hi}]")
+
     if not isinstance(data, dict):
         raise BackendError(f"fabric profile {where}: must be a JSON object")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise BackendError(f"fabric profile {where}: missing {', '.join(missing)}")
-    energy = data["energy"]
-    bad = [k for k in ENERGY_KEYS if not isinstance(energy.get(k), (int, float)) or energy.get(k) < 0]
-    if bad:
-        raise BackendError(f"fabric profile {where}: energy needs non-negative numbers for {', '.join(bad)}")
-    ar = data["arithmetic"]
+    if not isinstance(data["name"], str) or not data["name"] or not isinstance(data.get("description", ""), str):
+        fail("name and description", "strings")
+    for key, hi in (("capacity", 10**9), ("max_degree", 10**6), ("colors", 1024)):
+        if data.get(key) is not None:
+            number(data, key, "profile", 1, hi, integer=True)
+    for key in ("arithmetic", "rng", "clock", "energy", "variability", "sources"):
+        if key in data and not isinstance(data[key], dict):
+            fail(key, "an object")
+    topo = data.get("topology")
+    if topo is not None:
+        if not isinstance(topo, dict):
+            fail("topology", "null or an object")
+        number(topo, "L", "topology", 1, 10**5, integer=True, required=True)
+        number(topo, "rotations", "topology", 1, 4, integer=True)
+        jumps = topo.get("jumps")
+        if not isinstance(jumps, list) or len(jumps) > 256 or not all(
+                isinstance(j, list) and len(j) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                            and abs(x) <= 10**5 for x in j) for j in jumps):
+            fail("topology.jumps", "a list of [dx, dy] integer pairs")
+    for key in ENERGY_KEYS:
+        number(data["energy"], key, "energy", required=True)
+    rng, clock = data["rng"], data["clock"]
+    for key in ("gain_sigma", "offset_sigma"):
+        number(data.get("variability", {}), key, "variability", 0, 10)
+    number(data.get("variability", {}), "seed", "variability", 0, 2**63, integer=True)
+    number(rng, "seed", "rng", 0, 2**63, integer=True)
+    number(rng, "bias", "rng", -1, 1)
+    number(rng, "bias_sigma", "rng", 0, 1)
+    number(rng, "decorrelation_time_s", "rng", 0, 1)
+    number(clock, "frequency_hz", "clock", 0, 1e15, required=True, open_low=True)
+    number(clock, "update_probability", "clock", 0, 1, open_low=True)
+
+
+def fabric_from_dict(data: dict, where: str) -> Fabric:
+    _check_schema(data, where)
+    energy, ar = data["energy"], data["arithmetic"]
     if ar.get("kind") not in ("exact", "fixed"):
         raise BackendError(f"fabric profile {where}: arithmetic.kind is 'exact' or 'fixed'")
     if ar["kind"] == "fixed":
         for key, lo, hi in (("weight_bits", 2, 24), ("bias_bits", 2, 30), ("acc_bits", 4, 31), ("lut_bits", 1, 30)):
             v = ar.get(key)
-            if not isinstance(v, int) or not lo <= v <= hi:
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise BackendError(f"fabric profile {where}: arithmetic.{key} must be an integer in {lo}..{hi}")
-        if not isinstance(ar.get("lut_size"), int) or ar["lut_size"] < 2 or ar["lut_size"] & (ar["lut_size"] - 1):
+        size = ar.get("lut_size")
+        if not isinstance(size, int) or isinstance(size, bool) or not 2 <= size <= 2**24 or size & (size - 1):
             raise BackendError(f"fabric profile {where}: arithmetic.lut_size must be a power of two ≥ 2")
         scale = ar.get("scale", "auto")
-        if scale != "auto" and not (isinstance(scale, (int, float)) and scale > 0):
+        if scale != "auto" and not (isinstance(scale, (int, float)) and not isinstance(scale, bool)
+                                    and math.isfinite(scale) and scale > 0):
             raise BackendError(f"fabric profile {where}: arithmetic.scale is 'auto' or a positive LSB value")
         q = ar.get("clip_quantile", 1.0)
-        if not (isinstance(q, (int, float)) and 0.5 <= q <= 1.0):
+        if isinstance(q, bool) or not (isinstance(q, (int, float)) and 0.5 <= q <= 1.0):
             raise BackendError(f"fabric profile {where}: arithmetic.clip_quantile must be in [0.5, 1]")
         if ar.get("on_overflow", "clip") not in ("clip", "error"):
             raise BackendError(f"fabric profile {where}: arithmetic.on_overflow is 'clip' or 'error'")
     rng = data["rng"]
     if rng.get("kind") not in ("perfect", "xorshift32", "galois", "analog"):
         raise BackendError(f"fabric profile {where}: rng.kind is perfect, xorshift32, galois or analog")
-    if rng["kind"] == "galois" and rng.get("width", 32) not in GALOIS_TAPS:
+    width = rng.get("width", 32)
+    if rng["kind"] == "galois" and (isinstance(width, bool) or width not in GALOIS_TAPS):
         raise BackendError(f"fabric profile {where}: rng.width must be one of {sorted(GALOIS_TAPS)}")
     clock = data["clock"]
     if clock.get("mode") not in ("sync", "async") or not clock.get("frequency_hz", 0) > 0:
