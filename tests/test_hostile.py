@@ -50,6 +50,7 @@ def test_deep_parentheses_alone_are_fine():
     ("spin s[3]; weight w; energy { w * s[0] * s[1] * s[2]; }", "order 3 or more"),
     ("spin v[3]; weight a[3] = [1e999, 0, -0.5]; energy -a[i] * v[i] for i in 0..3;", "not finite"),
     ("spin s[2]; energy { -1 * [0, 1] * s[0]; }", "a list is not a number"),
+    ("spin x[4] periodic; energy x[i] * x[i + [1]] for i in 0..4;", "a list is not a number"),
     ("param N: int = 0; spin s[N] periodic; energy 0.25 * s[0];", "has none"),
     ("bit b[0]; given b[0] = 1;", "has none"),
     ('param E: int[_, 2] = load("' + "x" * 5000 + '.npy"); spin s;', "not a usable file name"),

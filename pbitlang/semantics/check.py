@@ -526,7 +526,7 @@ def _check_scoped(c: Checked, node, scope: dict, allow_vars: bool, in_index: boo
         _check_scoped(c, node.operand, scope, allow_vars, in_index)
         return
     if isinstance(node, ast.ListLit):
-        if allow_vars:
+        if allow_vars or in_index:
             raise CompileError("a list is not a number: lists give the values of a param or weight, they "
                                "cannot appear in an expression of variables", node.span)
         for a in node.items:
