@@ -40,23 +40,18 @@ SMALL = 64               # programs up to this many spins are also sampled, meas
 def _expr(rng: random.Random, names: list, depth: int = 0) -> str:
     if depth > 3 or rng.random() < 0.3:
         return rng.choice(names + ["1", "2", "0.5", "-3", "L", "i", "1e300", "1e-300", str(rng.randint(-9, 99))])
-    kind = rng.randrange(8)
     a, b = _expr(rng, names, depth + 1), _expr(rng, names, depth + 1)
-    if kind == 0:
-        return f"({a} {rng.choice('+-*/%^')} {b})"
-    if kind == 1:
-        return f"-{a}"
-    if kind == 2:
-        return f"sum(k{depth} in 0..{rng.randint(-2, 5)}) {a}"
-    if kind == 3:
-        return f"{rng.choice(['exp', 'log', 'sqrt', 'abs', 'tanh', 'min', 'max'])}({a})"
-    if kind == 4:
-        return f"{rng.choice(names)}[{_index(rng)}]"
-    if kind == 5:
-        return f"{a} * {b}"
-    if kind == 6:
-        return f"({a})^{rng.choice(['2', '3', '0', '-1', '0.5', 'L', '40'])}"
-    return f"{a} + {b}"
+    forms = [
+        lambda: f"({a} {rng.choice('+-*/%^')} {b})",
+        lambda: f"-{a}",
+        lambda: f"sum(k{depth} in 0..{rng.randint(-2, 5)}) {a}",
+        lambda: f"{rng.choice(['exp', 'log', 'sqrt', 'abs', 'tanh', 'min', 'max'])}({a})",
+        lambda: f"{rng.choice(names)}[{_index(rng)}]",
+        lambda: f"{a} * {b}",
+        lambda: f"({a})^{rng.choice(['2', '3', '0', '-1', '0.5', 'L', '40'])}",
+        lambda: f"{a} + {b}",
+    ]
+    return rng.choice(forms)()
 
 
 def _index(rng: random.Random) -> str:
@@ -201,6 +196,20 @@ def _weird_value(rng: random.Random, value):
     return rng.choice(options)
 
 
+def _damage_field(rng: random.Random, tree: dict, descend: float, new) -> None:
+    """Replace one field of a JSON object, found by descending a few levels at random, by new(old)."""
+    target = tree
+    while isinstance(target, dict) and target and rng.random() < descend:
+        k = rng.choice(sorted(target))
+        if isinstance(target[k], dict) and target[k]:
+            target = target[k]
+        else:
+            break
+    if isinstance(target, dict) and target:
+        k = rng.choice(sorted(target))
+        target[k] = new(target[k])
+
+
 def _damage_arrays(rng: random.Random, path: Path) -> bytes:
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -208,16 +217,7 @@ def _damage_arrays(rng: random.Random, path: Path) -> bytes:
     a = arrays[key]
     if key == "meta.json":
         meta = json.loads(a.tobytes().decode())
-        target = meta
-        while isinstance(target, dict) and target and rng.random() < 0.5:     # descend a few levels
-            k = rng.choice(sorted(target))
-            if isinstance(target[k], dict) and target[k]:
-                target = target[k]
-            else:
-                break
-        if isinstance(target, dict) and target:
-            k = rng.choice(sorted(target))
-            target[k] = _weird_value(rng, target[k])
+        _damage_field(rng, meta, 0.5, lambda v: _weird_value(rng, v))
         text = json.dumps(meta) if rng.random() < 0.9 else "[" * 100_000 + "]" * 100_000
         arrays[key] = np.frombuffer(text.encode(), dtype=np.uint8)
     else:
@@ -250,16 +250,8 @@ def _fabric_case(rng: random.Random) -> dict:
     text = resources.files("pbitlang.backends").joinpath("fabrics", f"{rng.choice(['fpga', 'dtca', 'ideal'])}.json")
     profile = json.loads(text.read_text())
     for _ in range(rng.randint(1, 3)):
-        target = profile
-        while isinstance(target, dict) and target and rng.random() < 0.6:
-            k = rng.choice(sorted(target))
-            if isinstance(target[k], dict) and target[k]:
-                target = target[k]
-            else:
-                break
-        if isinstance(target, dict) and target:
-            k = rng.choice(sorted(target))
-            target[k] = _weird_value(rng, target[k]) if rng.random() < 0.8 else rng.choice([1, 2, 8, 31, 64, 0.5])
+        _damage_field(rng, profile, 0.6, lambda v: _weird_value(rng, v) if rng.random() < 0.8
+                      else rng.choice([1, 2, 8, 31, 64, 0.5]))
     data = json.dumps(profile).encode()
     if rng.random() < 0.2:
         data = _damage_bytes(rng, data)
