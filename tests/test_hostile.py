@@ -53,6 +53,7 @@ def test_deep_parentheses_alone_are_fine():
     ("spin x[4] periodic; energy x[i] * x[i + [1]] for i in 0..4;", "a list is not a number"),
     ("param N: int = 0; spin s[N] periodic; energy 0.25 * s[0];", "has none"),
     ("bit b[0]; given b[0] = 1;", "has none"),
+    ("bit x[2]; energy sum(k in " + "9" * 40 + "..3) x[k];", "too large for an index"),
     ('param E: int[_, 2] = load("' + "x" * 5000 + '.npy"); spin s;', "not a usable file name"),
 ])
 def test_limits_and_ranges_are_errors_with_a_location(text, message):

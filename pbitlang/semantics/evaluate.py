@@ -104,16 +104,21 @@ def _check_size(shape, env: Env, node):
             " (raise it with max_terms)", node.span)
 
 
+MAX_INDEX = 2**53          # indices and range bounds: exact as floats, far from int64 overflow
+
+
 def as_index(value, node) -> np.ndarray:
-    """An integer index array (or scalar) from an evaluated value."""
+    """An integer index array (or scalar) from an evaluated value, within ±MAX_INDEX."""
     arr = np.asarray(value)
     if arr.dtype == bool:
         return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.int64, copy=False)
-    if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        return arr.astype(np.int64)
-    raise CompileError(f"an index must be an integer, but '{describe(node)}' is not", node.span)
+    integral = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+    if not integral:
+        raise CompileError(f"an index must be an integer, but '{describe(node)}' is not", node.span)
+    if arr.size and np.max(np.abs(arr.astype(np.float64))) > MAX_INDEX:
+        raise CompileError(f"'{describe(node)}' is too large for an index or a range bound (at most 2^53)", node.span)
+    return arr.astype(np.int64, copy=False)
 
 
 def evaluate(node, env: Env):
