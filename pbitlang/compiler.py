@@ -36,8 +36,10 @@ def read_source(program) -> Source:
 
 
 def compile_ir(program, params: dict | None = None, *, limits: Limits | None = None,
-               reduce_kbody: bool = False, kbody_penalty: float | None = None, timings: dict | None = None) -> IR:
-    """Source text or path → IR.  `timings` (if given) receives seconds per stage."""
+               reduce_kbody: bool = False, kbody_penalty: float | None = None, timings: dict | None = None,
+               progress=None) -> IR:
+    """Source text or path → IR.  `timings` (if given) receives seconds per stage; `progress(done,
+    total, span)` is called before each statement is expanded."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
     source = read_source(program)
@@ -45,7 +47,7 @@ def compile_ir(program, params: dict | None = None, *, limits: Limits | None = N
     t1 = time.perf_counter()
     checked = check(module, source, params, limits)
     t2 = time.perf_counter()
-    ir = lower(checked, LowerOptions(reduce_kbody, kbody_penalty))
+    ir = lower(checked, LowerOptions(reduce_kbody, kbody_penalty, progress))
     t3 = time.perf_counter()
     timings.update({"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "total": t3 - t0})
     return ir

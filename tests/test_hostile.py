@@ -253,3 +253,15 @@ def test_a_kernel_refuses_weights_states_and_clamps_of_the_wrong_shape():
         kernel.run(None, None, None, np.ones((3, 5), np.int8), np.ones(2), 0)
     with pytest.raises(pb.BackendError, match="clamped spins inside"):
         pb.get_backend("cpu").prepare(ir, 2, clamp_index=[9])
+
+
+def test_a_long_compile_says_where_it_is(capsys):
+    seen = []
+    pb.compile("spin s[4]; energy { -s[i] * s[i + 1] for i in 0..3; s[0]; } observe m = s[0];",
+               progress=lambda done, total, span: seen.append((done, total, str(span))))
+    assert [(d, t) for d, t, _ in seen] == [(0, 3), (1, 3), (2, 3)] and seen[0][2].startswith("<input>:1:")
+    from pbitlang.cli.common import compile_progress
+    compile_progress(after=3600)(0, 1, "x")                      # the negative control: a fast compile is silent
+    assert capsys.readouterr().err == ""
+    compile_progress(after=0)(0, 1, "f.pb:2:3")
+    assert "statement 1 of 1 (f.pb:2:3)" in capsys.readouterr().err

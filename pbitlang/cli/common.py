@@ -124,6 +124,21 @@ def _probe_folder(folder: Path, label: str) -> None:
         raise DataError(f"{label}: cannot write in {folder} ({err.strerror})") from None
 
 
+def compile_progress(after: float = 2.0):
+    """A progress(done, total, span) for the compiler that speaks on stderr only once a compile has
+    taken `after` seconds, then at most once a second: where a long compile is."""
+    import time
+    start, last = time.monotonic(), [0.0]
+
+    def report(done, total, span):
+        now = time.monotonic()
+        if now - start >= after and now - last[0] >= 1.0:
+            last[0] = now
+            print(f"compiling: statement {done + 1} of {total} ({span}), {now - start:.0f} s so far",
+                  file=sys.stderr, flush=True)
+    return report
+
+
 def add_limit_flags(p) -> None:
     """--max-spins, --max-terms and --max-memory: the compiler's size limits, on every command that compiles."""
     from ..limits import Limits

@@ -15,8 +15,8 @@ from ..backends import get_backend, list_backends
 from ..backends.runspec import MAX_SCHEDULE
 from ..errors import OptionError
 from ..files import is_file
-from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, defines, exit_now,
-                     limits, non_negative, positive, program_path, run_main)
+from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, compile_progress,
+                     defines, exit_now, limits, non_negative, positive, program_path, run_main)
 
 
 def build_parser() -> Parser:
@@ -122,7 +122,7 @@ def _program(text: str, args):
         if args.defines:
             raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
         return load(path)
-    return compile_program(path, defines(args.defines), limits=limits(args))
+    return compile_program(path, defines(args.defines), limits=limits(args), progress=compile_progress())
 
 
 def _value(text: str):

@@ -6,8 +6,8 @@ import sys
 import time
 
 from .. import __version__
-from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, defines, exit_now, limits,
-                     program_path, run_main)
+from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, compile_progress, defines, exit_now,
+                     limits, program_path, run_main)
 
 
 def build_parser() -> Parser:
@@ -37,8 +37,8 @@ def _main(argv) -> int:
     from ..compiler import compile_ir                       # the compiler (and sympy) only past --help
     timings: dict = {}
     t0 = time.perf_counter()
-    ir = compile_ir(path, defines(args.defines), limits=limits(args), reduce_kbody=args.reduce_kbody,
-                    kbody_penalty=args.kbody_penalty, timings=timings)
+    ir = compile_ir(path, defines(args.defines), limits=limits(args), progress=compile_progress(),
+                    reduce_kbody=args.reduce_kbody, kbody_penalty=args.kbody_penalty, timings=timings)
     if args.command == "check":
         print(f"{args.program}: ok ({ir.num_spins} spins, {ir.num_couplings} couplings, {ir.num_colors} colours)",
               file=sys.stderr)

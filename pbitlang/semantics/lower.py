@@ -27,6 +27,7 @@ from .simplify import Ref
 class LowerOptions:
     reduce_kbody: bool = False          # order ≥ 3 → order 2 with auxiliary spins
     kbody_penalty: float | None = None  # penalty of the auxiliary constraints (None: automatic)
+    progress: object = None             # progress(done, total, span) before each statement is expanded
 
 
 PAIR_BASE = 1 << 32       # key of a spin pair (a, b): a·PAIR_BASE + b
@@ -113,6 +114,7 @@ class _Lowering:
         self.layout = {v.name: (v.start, v.shape, v.kind) for v in checked.variables.values()}
         self.sources: list = []
         self.spans: list = []                  # the Span of each term id, for errors
+        self.done = 0                          # statements expanded so far
         self.energy: list = []        # (Chunk, term id)
         self.weighted: list = []      # (Chunk with widx, term id)
 
@@ -137,14 +139,23 @@ class _Lowering:
             (self.weighted if ch.widx is not None else self.energy).append((ch, tid))
 
     # ---- statements
+    def tick(self, span) -> None:
+        """Report the statement about to be expanded (a long compile says where it is)."""
+        if self.opt.progress is not None:
+            total = len(self.c.energy) + len(self.c.constraints) + len(self.c.observes)
+            self.opt.progress(self.done, total, span)
+        self.done += 1
+
     def energy_terms(self):
         for t in self.c.energy:
+            self.tick(t.span)
             _, chunks = expand_statement(self.c, t.expr, t.quant, t.span)
             self.add(chunks, self.term(t.span))
 
     def constraints(self) -> tuple:
         out = []
         for con in self.c.constraints:
+            self.tick(con.span)
             tid = self.term(con.span)
             lhs, rhs = (con.lhs, con.rhs) if con.op != ">=" else (con.rhs, con.lhs)
             diff = ast.BinOp(con.span, "-", lhs, rhs)
@@ -192,6 +203,7 @@ class _Lowering:
     def observables(self) -> dict:
         out = {}
         for ob in self.c.observes:
+            self.tick(ob.span)
             expr, transform = ob.expr, ""
             if isinstance(expr, ast.Call) and expr.func == "abs" and len(expr.args) == 1:
                 expr, transform = expr.args[0], "abs"
