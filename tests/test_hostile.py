@@ -54,11 +54,17 @@ def test_deep_parentheses_alone_are_fine():
     ("param N: int = 0; spin s[N] periodic; energy 0.25 * s[0];", "has none"),
     ("bit b[0]; given b[0] = 1;", "has none"),
     ("bit x[2]; energy sum(k in " + "9" * 40 + "..3) x[k];", "too large for an index"),
+    ("param L: int = 3 * [L]; bit s[2];", "used before it has a value"),
     ('param E: int[_, 2] = load("' + "x" * 5000 + '.npy"); spin s;', "not a usable file name"),
 ])
 def test_limits_and_ranges_are_errors_with_a_location(text, message):
     with pytest.raises(pb.PbitError, match=LOCATED + ".*" + message):
         pb.compile(text)
+
+
+def test_a_negated_boolean_is_a_number():
+    prog = pb.compile("param b: bool = true; spin s; energy { -b * s; }")
+    np.testing.assert_allclose(prog.ir.h, [-1.0])
 
 
 def test_an_undeclared_param_is_located_at_the_params():

@@ -447,8 +447,11 @@ def _check_ref(c: Checked, node, scope: dict):
         rank = len(c.variables[name].shape)
     elif name in c.weights:
         rank = len(c.weights[name].shape)
-    else:
+    elif name in c.consts:
         rank = np.ndim(c.consts[name])
+    else:                                 # declared but not yet defined: a param used in its own value
+        raise CompileError(f"'{name}' is used before it has a value", node.span).with_note(
+            f"'{name}' is declared here", c.declared.get(name))
     if len(args) != rank:
         what = "variable" if name in c.variables else "weight" if name in c.weights else "param"
         raise CompileError(f"{what} '{name}' has {rank} dimension(s) but is used with {len(args)} index(es)",

@@ -245,7 +245,8 @@ def _binop(node, env):
 
 
 def _neg(node, env):
-    return np.negative(evaluate(node.operand, env))
+    value = np.asarray(evaluate(node.operand, env))
+    return np.negative(value.astype(np.int64) if value.dtype == bool else value)     # -true is -1
 
 
 def _pow(node, env):
