@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .backends import run_backend
 from .errors import PbitError
-from .ir import IR, load_ir
+from .ir import IR, read_pbir
 
 DEFAULT_BACKEND = "cpu"
 
@@ -72,8 +72,9 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
 def load(path) -> Program:
     """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
     from .dtm.training import TrainedChain
-    trained = TrainedChain.load(path)
-    return TrainedModel(trained) if trained is not None else Program(load_ir(path))
+    ir, extra = read_pbir(path)                               # read and validated once
+    trained = TrainedChain.from_pbir(ir, extra, path)
+    return TrainedModel(trained) if trained is not None else Program(ir)
 
 
 def train(program, data, chain=None, epochs=10, seed=0, **options) -> TrainedModel:

@@ -108,6 +108,13 @@ def read_arrays(path, error: type = PbitError, what: str = "data") -> dict:
         raise error(f"{path}: not a {what} file, or a damaged one ({type(err).__name__}: {str(err)[:200]})") from None
 
 
+def only_array(arrays: dict, path, error: type = PbitError, what: str = "data") -> np.ndarray:
+    """The one array of what read_arrays gave (an .npy, or an .npz with exactly one member)."""
+    if len(arrays) != 1:
+        raise error(f"{path}: {what} must be one array (the file holds {', '.join(arrays) or 'none'})")
+    return next(iter(arrays.values()))
+
+
 def read_json(arrays: dict, key: str, path, error: type = PbitError, what: str = "data") -> dict:
     """The JSON object stored as uint8 bytes under `key` (a .pbir's or samples file's meta.json)."""
     blob = arrays.pop(key, None)

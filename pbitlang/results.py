@@ -16,7 +16,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from .errors import IRFileError, PbitError
-from .files import atomic_write, interrupts_held  # noqa: F401 - interrupts_held: re-exported
+from .files import atomic_write
 from .stats import log_binning, mean_and_error
 
 SAMPLES_FORMAT = "pbit-samples"
@@ -146,14 +146,8 @@ class SampleResult:
 
     def mean(self, name: str = "energy") -> tuple:
         """(mean, standard error) with autocorrelation; arrays for array observables."""
-        tr = self.trace(name)
-        if tr.ndim == 2:
-            m, se, _, _ = mean_and_error(tr)
-            return m, se
-        flat = tr.reshape(tr.shape[0], tr.shape[1], -1)
-        pairs = [mean_and_error(flat[:, :, k])[:2] for k in range(flat.shape[2])]
-        shape = tr.shape[2:]
-        return (np.array([p[0] for p in pairs]).reshape(shape), np.array([p[1] for p in pairs]).reshape(shape))
+        m, se, _, _ = _per_component(self.trace(name))
+        return (float(m), float(se)) if m.ndim == 0 else (m, se)
 
     def tau(self, name: str = "energy") -> float:
         return mean_and_error(self.trace(name))[2]
@@ -226,11 +220,7 @@ class SampleResult:
         """mean, se, tau, ess of a trace (arrays for array observables); with `final`, of each
         chain's last value only (independent chains: τ = 1)."""
         tr = self.trace(name)
-        if final:
-            tr = tr[:, -1:]
-        flat = tr.reshape(tr.shape[0], tr.shape[1], -1)
-        rows = [mean_and_error(flat[:, :, k]) for k in range(flat.shape[2])]
-        cols = [np.array([r[i] for r in rows]).reshape(tr.shape[2:]) for i in range(4)]
+        cols = _per_component(tr[:, -1:] if final else tr)
         return {key: (float(v) if v.ndim == 0 else v.tolist()) for key, v in zip(("mean", "se", "tau", "ess"), cols)}
 
     def _equilibrated(self) -> bool:
@@ -264,7 +254,7 @@ class SampleResult:
         file beside `path` and renamed at the end, with Ctrl-C held off meanwhile: an existing
         `path` is replaced whole or not at all."""
         path = Path(path)
-        info = json.loads(json.dumps(self.info, default=_jsonable))
+        info = json.loads(json.dumps(self.info, default=jsonable))
         layout = {k: [int(s), list(sh), kd] for k, (s, sh, kd) in self.layout.items()}
         meta = {"format": SAMPLES_FORMAT, "version": SAMPLES_VERSION, "num_chains": self.num_chains,
                 "num_spins": int(self.num_spins), "kept": self.kept, "info": info, "layout": layout}
@@ -293,8 +283,14 @@ class SampleResult:
     def load(path, ir=None) -> "SampleResult":
         """Load saved samples, checked against the format; with `ir`, energies and observables are
         recomputed from it, without it the saved ones are used."""
-        from .files import read_arrays, read_json
-        arrays = read_arrays(path, IRFileError, "samples")
+        from .files import read_arrays
+        return SampleResult.from_arrays(read_arrays(path, IRFileError, "samples"), path, ir)
+
+    @staticmethod
+    def from_arrays(arrays: dict, path, ir=None) -> "SampleResult":
+        """A samples file's arrays, already read by files.read_arrays, checked against the format."""
+        from .files import read_json
+        arrays = dict(arrays)
         meta = read_json(arrays, "meta.json", path, IRFileError, "samples")
         if meta.get("format") != SAMPLES_FORMAT or meta.get("version") != SAMPLES_VERSION:
             raise IRFileError(f"{path}: not a pbit samples file of a known version")
@@ -360,12 +356,21 @@ def _write_npy(zf: zipfile.ZipFile, name: str, shape: tuple, dtype, blocks) -> N
             fh.write(np.ascontiguousarray(block, dtype=dtype).data)
 
 
-def _jsonable(x):
+def jsonable(x):
+    """json.dumps(default=...) for what run info holds: numpy scalars and arrays, anything else as text."""
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, np.ndarray):
         return x.tolist()
     return str(x)
+
+
+def _per_component(trace: np.ndarray) -> tuple:
+    """(mean, SE, τ_int, ESS) of a trace (chains, kept, *shape), each an array of `shape` (0-d for
+    a scalar trace): stats.mean_and_error on every component."""
+    flat = trace.reshape(trace.shape[0], trace.shape[1], -1)
+    rows = [mean_and_error(flat[:, :, k]) for k in range(flat.shape[2])]
+    return tuple(np.array([r[i] for r in rows]).reshape(trace.shape[2:]) for i in range(4))
 
 
 class _Observables(Mapping):

@@ -61,7 +61,7 @@ def _digits_stand_in(argv: list, folder: Path) -> list:
         return argv
     except ImportError:
         path = folder / "digits_stand_in.npy"
-        np.save(path, np.random.default_rng(0).integers(0, 2, (256, 64)).astype(np.uint8))
+        np.save(path, np.random.default_rng(0).integers(0, 2, (256, 64)).astype(np.uint8), allow_pickle=False)
         return [str(path) if a == "digits" else a for a in argv]
 
 

@@ -14,6 +14,7 @@ import pytest
 import pbitlang as pb
 from pbitlang.cli.pbit import main as pbit
 from pbitlang.results import SampleResult
+from tests.fuzz.cases import RBM
 
 ROOT = Path(__file__).resolve().parent.parent
 ISING = str(ROOT / "examples" / "ising2d.pb")
@@ -144,25 +145,38 @@ def test_a_damaged_samples_file_is_refused(damage, tmp_path):
     elif damage == "deep json":
         _rewrite(good, bad, **{"meta.json": np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8)})
     else:
-        with zipfile.ZipFile(bad, "w") as zf:                    # a pickled object array: never unpickled
-            buf = io.BytesIO()
-            np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-            zf.writestr("samples.npy", buf.getvalue())
+        with zipfile.ZipFile(bad, "w") as zf:                    # an array of Python objects: never unpickled
+            zf.writestr("samples.npy", _object_npy())
     with pytest.raises(pb.IRFileError, match=str(bad)):
         SampleResult.load(bad)
 
 
+def _npy(array) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _object_npy() -> bytes:
+    """An .npy whose header declares Python objects, as a pickled array's does, with bytes after it;
+    made without pickling anything."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    buf.write(b"\x80\x04not a pickle")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize("content", [
-    lambda: np.array([["a", "b"]]),                                  # strings
-    lambda: np.array([{"x": 1}], dtype=object),                      # objects (pickle)
-    lambda: np.full((4, 6), 7),                                      # values neither bits nor spins
-    lambda: np.zeros((0, 6)),                                        # empty
+    lambda: _npy(np.array([["a", "b"]])),                            # strings
+    _object_npy,                                                     # Python objects
+    lambda: _npy(np.full((4, 6), 7)),                                # values neither bits nor spins
+    lambda: _npy(np.zeros((0, 6))),                                  # empty
 ])
 def test_damaged_training_data_exits_2(content, tmp_path, capsys):
     prog = tmp_path / "rbm.pb"
-    prog.write_text((ROOT / "tests" / "fuzz" / "cases.py").read_text().split('RBM = """')[1].split('"""')[0])
+    prog.write_text(RBM)
     data = tmp_path / "d.npy"
-    np.save(data, content(), allow_pickle=True)
+    data.write_bytes(content())
     assert pbit(["train", str(prog), "--data", str(data), "--epochs", "1", "-o", str(tmp_path / "t.pbir")]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
@@ -204,8 +218,7 @@ def test_checkpoint_on_an_existing_file_is_refused(tmp_path, capsys):
 
 def test_a_second_ctrl_c_while_training_saves_keeps_the_weights(tmp_path, monkeypatch):
     import pbitlang.dtm.training as training
-    rbm = (ROOT / "tests" / "fuzz" / "cases.py").read_text().split('RBM = """')[1].split('"""')[0]
-    prog = pb.compile(rbm)
+    prog = pb.compile(RBM)
     data = np.tile([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1]], (8, 1))
     save = training._save_checkpoint
     calls = []

@@ -16,7 +16,8 @@ import pbitlang as pb
 from pbitlang.backends.driver import compile_notice
 from pbitlang.cli.pbit import main as pbit
 from pbitlang.cli.pbitc import main as pbitc
-from pbitlang.results import SampleResult, interrupts_held
+from pbitlang.files import interrupts_held
+from pbitlang.results import SampleResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ISING = str(ROOT / "examples" / "ising2d.pb")
@@ -38,7 +39,7 @@ def _trained(tmp_path) -> Path:
     prog = tmp_path / "rbm.pb"
     prog.write_text(RBM)
     data = np.tile([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], (32, 1))
-    np.save(tmp_path / "d.npy", data)
+    np.save(tmp_path / "d.npy", data, allow_pickle=False)
     out = tmp_path / "t.pbir"
     assert pbit(["train", str(prog), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "-o", str(out)]) == 0
     return out

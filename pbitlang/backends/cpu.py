@@ -96,9 +96,7 @@ class CpuKernel(Kernel):
         self._written = -1                               # the weights version the rows and tiles hold
 
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
-        if state.dtype != np.int8 or state.shape != (self.ir.num_spins, self.chains) or not state.flags.c_contiguous:
-            raise ValueError(f"the state must be C-contiguous int8 ({self.ir.num_spins}, {self.chains})")
-        self.load(h, J_data, clamp_values, state)
+        self.load(h, J_data, clamp_values, state)                  # checks the state, weights and clamps
         fresh = seed is not None or self.s0 is None
         if fresh:
             self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chains)

@@ -200,11 +200,8 @@ _default_showwarning = warnings.showwarning
 
 def one_array(path: Path, what: str):
     """The array of an .npy file, or of an .npz holding exactly one (a DataError otherwise)."""
-    from ..files import read_arrays
-    arrays = read_arrays(path, DataError, f"{what} array")
-    if len(arrays) != 1:
-        raise DataError(f"{what}: {path} must hold one array (it has {', '.join(arrays) or 'none'})")
-    return next(iter(arrays.values()))
+    from ..files import only_array, read_arrays
+    return only_array(read_arrays(path, DataError, f"{what} array"), path, DataError, what)
 
 
 def run_main(body, argv, prog: str) -> int:

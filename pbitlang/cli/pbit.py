@@ -15,6 +15,7 @@ from ..backends import get_backend, list_backends
 from ..backends.runspec import MAX_SCHEDULE
 from ..errors import OptionError
 from ..files import is_file
+from ..results import jsonable
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, compile_progress,
                      defines, exit_now, limits, non_negative, positive, program_path, run_main)
 
@@ -207,7 +208,7 @@ def _run(args) -> int:
         res.save(args.output)
     summary = res.summary()
     if args.json:
-        print(json.dumps(summary, default=_jsonable))
+        print(json.dumps(summary, default=jsonable))
     else:
         _print_summary(summary, args.output)
     if res.info.get("interrupted"):
@@ -215,10 +216,6 @@ def _run(args) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
-
-
-def _jsonable(x):
-    return x.tolist() if isinstance(x, np.ndarray) else float(x) if isinstance(x, np.generic) else str(x)
 
 
 def _beta_text(beta) -> str:
@@ -285,20 +282,18 @@ def _load_data(text: str, prog, chain):
     path = Path(text)
     if not is_file(path):
         raise DataError(f"--data {text}: no such file" + (" (or 'digits')" if "." not in path.name else ""))
-    from ..files import read_arrays
+    from ..files import only_array, read_arrays
     arrays = read_arrays(path, DataError, "training data")
     if "meta.json" in arrays and "samples" in arrays:
-        return _samples_data(path, chain_spec(prog.ir, chain))
-    if len(arrays) != 1:
-        raise DataError(f"{text}: an .npz with training data must hold one array (has {', '.join(arrays)})")
-    return next(iter(arrays.values()))
+        return _samples_data(arrays, path, chain_spec(prog.ir, chain))
+    return only_array(arrays, path, DataError, "training data")
 
 
-def _samples_data(path, spec):
-    """The chain's data spins (±1) from a samples file."""
+def _samples_data(arrays: dict, path, spec):
+    """The chain's data spins (±1) from a samples file's arrays."""
     from ..errors import DataError
     from ..results import SampleResult
-    res = SampleResult.load(path)
+    res = SampleResult.from_arrays(arrays, path)
     layout = res.layout
     if all(name in layout for name in spec.over):
         cols = np.concatenate([np.arange(layout[v][0], layout[v][0] + math.prod(layout[v][1])) for v in spec.over])
@@ -359,7 +354,7 @@ def _generate(args) -> int:
     summary = res.summary()
     summary["steps"] = res.info["steps"]
     if args.json:
-        print(json.dumps(summary, default=_jsonable))
+        print(json.dumps(summary, default=jsonable))
     else:
         _print_summary(summary, args.output)
     return 0

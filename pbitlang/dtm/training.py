@@ -356,9 +356,13 @@ class TrainedChain:
     def load(path) -> "TrainedChain | None":
         """The trained chain saved in a .pbir file, or None when it holds a plain program; the
         weights are checked against the program and its chain before anything runs them."""
+        return TrainedChain.from_pbir(*read_pbir(path), path)
+
+    @staticmethod
+    def from_pbir(ir, extra: dict, path) -> "TrainedChain | None":
+        """The trained chain of a .pbir file already read (read_pbir), or None when it has none."""
         from ..errors import IRFileError
         from ..files import read_json
-        ir, extra = read_pbir(path)
         if "dtm.thetas" not in extra:
             return None
         meta = read_json(extra, "dtm.meta", path, IRFileError, "trained .pbir")

@@ -149,7 +149,8 @@ def good_files(folder: Path) -> dict:
         prog.save(out["pbir"])
         pb.compile(ROOT / "examples" / "ising2d.pb", params={"L": 4}).sample(chains=2, sweeps=4).save(
             out["samples"])
-        np.save(out["data"], np.tile([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1]], (8, 1)).astype(np.uint8))
+        np.save(out["data"], np.tile([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1]], (8, 1)).astype(np.uint8),
+                allow_pickle=False)
         rbm = pb.compile(RBM)
         pb.train(rbm, np.load(out["data"]), epochs=1, seed=0).save(out["trained"])
     return out
@@ -341,7 +342,7 @@ def data_case(rng: random.Random, folder: Path) -> dict:
     else:
         arr = base
     buf = io.BytesIO()
-    np.save(buf, arr)
+    np.save(buf, arr, allow_pickle=False)
     data = buf.getvalue()
     if rng.random() < 0.3:
         data = _damage_bytes(rng, data)
