@@ -13,24 +13,39 @@ from numba import njit, prange
 BLOCK = 64          # sweeps per parallel task: one scratch row per task, not per sweep
 
 
+@njit(inline="always")
+def _pair_energy(indptr, indices, data, h, X, k, f, out):
+    """out[k, c] += Σ_i x_i (h_i + Σ_{j>i} J_ij x_j) for state k, each coupling of the symmetric J read once."""
+    n, C = X.shape[1], X.shape[2]
+    for i in range(n):
+        for c in range(C):
+            f[c] = h[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j > i:
+                w = data[p]
+                for c in range(C):
+                    f[c] += w * X[k, j, c]
+        for c in range(C):
+            out[k, c] += X[k, i, c] * f[c]
+
+
 @njit(cache=True, parallel=True)
 def _pair_energies(indptr, indices, data, h, X, out):
-    """out[k, c] += Σ_i x_i (h_i + Σ_{j>i} J_ij x_j), each coupling of the symmetric J read once."""
-    K, n, C = X.shape
+    """_pair_energy for every state, blocks of sweeps in parallel (a run's samples)."""
+    K, C = X.shape[0], X.shape[2]
     for b in prange((K + BLOCK - 1) // BLOCK):
         f = np.empty(C)
         for k in range(b * BLOCK, min(K, (b + 1) * BLOCK)):
-            for i in range(n):
-                for c in range(C):
-                    f[c] = h[i]
-                for p in range(indptr[i], indptr[i + 1]):
-                    j = indices[p]
-                    if j > i:
-                        w = data[p]
-                        for c in range(C):
-                            f[c] += w * X[k, j, c]
-                for c in range(C):
-                    out[k, c] += X[k, i, c] * f[c]
+            _pair_energy(indptr, indices, data, h, X, k, f, out)
+
+
+@njit(cache=True)
+def _pair_energies_serial(indptr, indices, data, h, X, out):
+    """_pair_energy for a few states (tempering's one state a sweep): no threads to start."""
+    f = np.empty(X.shape[2])
+    for k in range(X.shape[0]):
+        _pair_energy(indptr, indices, data, h, X, k, f, out)
 
 
 @njit(cache=True, parallel=True)
@@ -73,7 +88,8 @@ def energies(model, X) -> np.ndarray:
     X = states(X)
     out = np.full(X.shape[0::2], float(model.offset))
     J = model.J
-    _pair_energies(J.indptr, J.indices, np.asarray(J.data, np.float64), np.asarray(model.h, np.float64), X, out)
+    pairs = _pair_energies if X.shape[0] > BLOCK else _pair_energies_serial
+    pairs(J.indptr, J.indices, np.asarray(J.data, np.float64), np.asarray(model.h, np.float64), X, out)
     for idx, coeff in model.kbody.values():
         part = np.zeros((X.shape[0], 1, X.shape[2]))
         _products(np.zeros(len(coeff), np.int64), np.asarray(idx, np.int64), np.asarray(coeff, np.float64), X, part)
