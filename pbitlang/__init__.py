@@ -6,7 +6,7 @@ command-line tools and scripts that run compiled models start in a fraction of a
 import importlib
 
 from .errors import (BackendError, CompileError, DataError, IRFileError, LimitError, OptionError, ParseError,
-                     PbitError)
+                     PbitError, PbitWarning)
 
 __version__ = "0.1.0"
 

@@ -355,3 +355,61 @@ def test_step_models_keep_term_sources():
     assert step.term_source(0, 64) == "examples/digits_dtm.pb:18:5"           # x[0] – z[0]: the W term
     assert step.term_source(0, n) == step.term_source(n, 0) == "examples/digits_dtm.pb:25:1"   # x[0] – its x_t
     np.testing.assert_array_equal(step.J.data[step.J_term == len(step.sources) - 1], -spec.noise.gamma[1])
+
+
+FERRO = """param L: int = 4; spin s[L, L];
+energy -s[i, j] * s[i + 1, j] for i in 0..L - 1, j in 0..L;
+energy -s[i, j] * s[i, j + 1] for i in 0..L, j in 0..L - 1;
+chain dtm over s { steps 4; noise correlated(J = JJ, graph = GRAPH, schedule = cosine); sweeps 5; }
+"""
+
+
+def neighbour_correlation(y: np.ndarray, L: int) -> float:
+    g = y.reshape(len(y), L, L).astype(np.float64)
+    return float(np.mean(np.concatenate([(g[:, 1:] * g[:, :-1]).ravel(), (g[:, :, 1:] * g[:, :, :-1]).ravel()])))
+
+
+def test_correlated_noise_on_the_program_graph_has_the_program_sign():
+    """A ferromagnet's own couplings drive ferromagnetic noise: the graph is the nearest-neighbour
+    lattice with +1 bonds, and the forward sweeps from a random start correlate neighbours
+    positively, as graph = lattice does (the negative control: the raw energy coefficients give −)."""
+    rng = np.random.default_rng(0)
+    x = (2 * rng.integers(0, 2, (4000, 16)) - 1).astype(np.int8)
+    correlations = {}
+    for graph in ("lattice", "program"):
+        noise = chain_spec(pb.compile(FERRO.replace("JJ", "2.0").replace("GRAPH", graph)).ir).noise
+        assert (abs(noise.graph - lattice_graph((4, 4))) > 0).nnz == 0 and noise.graph.sum() == 48
+        y = x
+        for _ in range(10):
+            y = noise.forward(y, 1, np.random.default_rng(1))
+        correlations[graph] = neighbour_correlation(y, 4)
+    assert correlations["lattice"] == correlations["program"] > 0.5
+    anti = CorrelatedNoise(noise.p, -noise.graph, J=2.0, sweeps=1)
+    y = x
+    for _ in range(10):
+        y = anti.forward(y, 1, np.random.default_rng(1))
+    assert neighbour_correlation(y, 4) < -0.5
+
+
+@pytest.mark.parametrize("graph", ["lattice", "program"])
+def test_correlated_noise_at_zero_coupling_is_independent_flips_on_both_graphs(graph):
+    noise = chain_spec(pb.compile(FERRO.replace("JJ", "0.0").replace("GRAPH", graph).replace("L: int = 4",
+                                                                                               "L: int = 2")).ir).noise
+    flips = FlipNoise(noise.p)
+    states = np.array(list(itertools.product([-1, 1], repeat=4)), dtype=np.int8)
+    for x in states:
+        xs = np.repeat(x[None], len(states), 0)
+        np.testing.assert_allclose(noise.log_forward_prob(xs, states, 2), flips.log_forward_prob(xs, states, 2),
+                                   atol=1e-12)
+
+
+def test_correlated_noise_refuses_trainable_couplings_on_the_program_graph():
+    source = """spin s[4]; weight K[3]; energy -K[i] * s[i] * s[i + 1] for i in 0..3;
+    chain dtm over s { steps 3; noise correlated(J = 1.0, graph = program); sweeps 5; }"""
+    with pytest.raises(pb.PbitError, match="trainable weights .* graph = lattice"):
+        chain_spec(pb.compile(source).ir)
+    mixed = source.replace("-K[i] * s[i] * s[i + 1]", "-(1 + K[i]) * s[i] * s[i + 1]")
+    assert chain_spec(pb.compile(mixed).ir).noise.graph.sum() == 6          # the fixed part drives the noise
+    rbm = pb.compile(RBM.replace("NOISE", "correlated(J = 1.0, graph = program)"))
+    with pytest.warns(pb.PbitWarning, match="independent flips"):            # no couplings among v
+        chain_spec(rbm.ir)

@@ -92,6 +92,21 @@ def test_specific_heat_check_can_fail():
     assert abs(c - specific_heat_per_spin(0.4406868, L)) > 4 * c_se
 
 
+def test_specific_heat_at_L32_with_short_chains_matches_kaufman():
+    """Chains of 1,000 draws at the critical point (τ_int ≈ 150 sweeps): the pooled variance meets
+    Kaufman's value; the mean of each chain's own variance (the negative control) is biased low by
+    ≈ 2τ_int/K and misses it."""
+    L, beta = 32, 0.4406868
+    prog = pb.compile("examples/ising2d.pb", params={"L": L, "B": beta})
+    res = prog.sample("cpu", chains=64, sweeps=1000, burn_in=2000, seed=0)
+    exact = specific_heat_per_spin(beta, L)
+    c, c_se = physics.specific_heat(res)
+    assert abs(c - exact) < 4 * c_se, (c, c_se, exact)
+    per_chain, per_chain_se = physics._jackknife(lambda e: beta ** 2 * np.mean(e.var(axis=1)) / L ** 2,
+                                                 res.trace("energy"))
+    assert exact - per_chain > 2.5 * per_chain_se, (per_chain, per_chain_se, exact)
+
+
 def test_observables_on_a_small_lattice_match_exact():
     src = ("param L: int = 3; spin s[L, L] periodic; energy -s[i,j]*s[i+1,j] - s[i,j]*s[i,j+1] for i in 0..L, j in 0..L;"
            "observe absm = abs(sum(i in 0..L, j in 0..L) s[i, j] / (L * L)); beta = 0.5;")

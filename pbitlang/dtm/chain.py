@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,7 +16,7 @@ import scipy.sparse as sp
 
 from ..backends import get_backend
 from ..backends.runspec import all_in, beta_schedule, int_option, sample_bytes
-from ..errors import CompileError, OptionError, PbitError
+from ..errors import CompileError, OptionError, PbitError, PbitWarning
 from ..results import SampleResult
 from .noise import lattice_graph, make_noise
 
@@ -61,7 +62,7 @@ def chain_spec(ir, name: str | None = None) -> ChainSpec:
         index.append(np.arange(start, start + size))
         kinds.append((var, size, kind, tuple(shape)))
     data_index = np.concatenate(index).astype(np.int64)
-    graphs = _Graphs(lambda: _lattice_of(kinds), lambda: sp.csr_array(ir.J)[data_index][:, data_index])
+    graphs = _Graphs(lambda: _lattice_of(kinds), lambda: _program_graph(ir, name, data_index))
     noise = make_noise(items.get("noise"), steps, graphs)
     return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds, c.get("source", "<chain>"))
 
@@ -75,6 +76,36 @@ class _Graphs:
 
     def __getitem__(self, name: str) -> sp.csr_array:
         return self.build[name]()
+
+
+def _program_graph(ir, name: str, data_index: np.ndarray) -> sp.csr_array:
+    """The program's fixed couplings among the data spins, signed as the noise reads them: the IR's
+    energy coefficient J_ij (−1 for a ferromagnetic bond −s_i s_j) becomes +1, so that
+    E_fwd = −β_t J Σ graph_ij y_i y_j favours what the program favours.  Trainable couplings have no
+    value before training and the forward process must stay fixed while it trains: a coupling with a
+    fixed part (−(J0 + w) s_i s_j) contributes J0, one that is only a weight is refused."""
+    J = sp.csr_array(ir.J)
+    if ir.weights is not None:
+        fixed = np.asarray(ir.weights.J_const, dtype=np.float64)
+        only_weight = (np.diff(sp.csr_array(ir.weights.dJ).indptr) > 0) & (fixed == 0)   # per J.data entry
+        rows = np.repeat(np.arange(J.shape[0]), np.diff(J.indptr))
+        in_data = np.zeros(J.shape[0], bool)
+        in_data[data_index] = True
+        bad = only_weight & in_data[rows] & in_data[J.indices]
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            where = ir.term_source(int(rows[k]), int(J.indices[k]))
+            raise CompileError(f"chain '{name}': correlated(graph = program) runs on the program's fixed couplings "
+                               f"among the data variables, and {int(bad.sum()) // 2} of them are trainable weights "
+                               f"(the first from {where}), which have no value before training: use graph = lattice, "
+                               f"or give those couplings fixed values")
+        J = sp.csr_array((fixed, J.indices, J.indptr), shape=J.shape)
+    graph = -J[data_index][:, data_index]
+    graph.eliminate_zeros()
+    if graph.nnz == 0:
+        warnings.warn(PbitWarning(f"chain '{name}': the program has no fixed couplings among the data variables, so "
+                                  f"correlated(graph = program) is independent flips"), stacklevel=2)
+    return graph
 
 
 def _lattice_of(kinds) -> sp.csr_array:
