@@ -6,7 +6,7 @@ command-line tools and scripts that run compiled models start in a fraction of a
 import importlib
 
 from .errors import (BackendError, CompileError, DataError, IRFileError, LimitError, OptionError, ParseError,
-                     PbitError, PbitWarning)
+                     MissingExtra, PbitError, PbitWarning)
 
 __version__ = "0.1.0"
 
@@ -41,4 +41,4 @@ def fabrics() -> dict:
 
 __all__ = ["compile", "load", "train", "Program", "TrainedModel", "IR", "Limits", "SampleResult", "list_backends",
            "get_backend", "fabrics", "PbitError", "ParseError", "CompileError", "LimitError", "DataError",
-           "IRFileError", "BackendError", "OptionError", "__version__"]
+           "IRFileError", "BackendError", "OptionError", "MissingExtra", "PbitWarning", "__version__"]

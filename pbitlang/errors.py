@@ -102,6 +102,19 @@ class OptionError(BackendError):
     """An option's name or value is not accepted."""
 
 
+class MissingExtra(PbitError):
+    """A feature needs an optional package that is not installed (the message says which extra)."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional dependency on first use, or say how to install it."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{purpose} needs {module.split('.')[0]}: pip install 'pbitlang[{extra}]'") from None
+
+
 class PbitWarning(UserWarning):
     """Something in a program that is allowed but probably not meant (an empty program); its text
     has the same form as an error's, `file:line:col: warning: …`."""

@@ -131,6 +131,39 @@ def read_json(arrays: dict, key: str, path, error: type = PbitError, what: str =
     return meta
 
 
+def read_json_lines(path, numbers: tuple, counts: tuple = (), error: type = PbitError, what: str = "log") -> list:
+    """The rows of a JSON-lines file (a training log), each an object whose `numbers` keys are
+    numbers (NaN allowed: a diverging run logs one) and `counts` keys whole numbers ≥ 0; a bad line
+    is named by its number.  The file must fit in a tenth of free memory."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > available_memory() // 10:
+            raise error(f"{path}: {size:,} bytes is too large a {what} for this machine's free memory")
+        rows = []
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except (ValueError, RecursionError):
+                    raise error(f"{path}:{number}: not a JSON object") from None
+                if not isinstance(row, dict):
+                    raise error(f"{path}:{number}: not a JSON object")
+                bad = [k for k in numbers if isinstance(row.get(k), bool) or not isinstance(row.get(k), (int, float))]
+                bad += [k for k in counts if isinstance(row.get(k), bool) or not isinstance(row.get(k), int)
+                        or not 0 <= row[k] < 2 ** 53]
+                if bad:
+                    raise error(f"{path}:{number}: a {what} row needs numbers {', '.join(bad)}")
+                rows.append(row)
+    except OSError as err:
+        raise error(f"{path}: cannot be read ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a {what} (not UTF-8 text)") from None
+    return rows
+
+
 @contextmanager
 def interrupts_held():
     """Hold Ctrl-C off while a file is written: a SIGINT meanwhile is raised once the block ends."""

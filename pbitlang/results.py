@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.lib.format as npformat
 
-from .errors import IRFileError, PbitError
+from .errors import IRFileError, PbitError, require
 from .files import atomic_write
 from .stats import log_binning, mean_and_error
 
@@ -29,7 +29,11 @@ class SampleResult:
 
     A sampler's own layout is `native` (kept, n, chains); `samples` is the contract's view
     (chains × kept, n), chain-major, made on first use.  Energies and observables are measured
-    (pbitlang.measure) from the int8 states when first asked for, one name at a time, and kept."""
+    (pbitlang.measure) from the int8 states when first asked for, one name at a time, and kept.
+    A tempering run also keeps `ladder_energies` (chains, kept, replicas): every temperature's
+    energy at each kept sweep, coldest-last like info["tempering"]["ladder"]."""
+
+    ladder_energies = None
 
     def __init__(self, ir, samples: np.ndarray, num_chains: int, info: dict | None = None,
                  energies: np.ndarray | None = None, observables: dict | None = None):
@@ -235,10 +239,7 @@ class SampleResult:
     def to_dimod(self):
         """A dimod.SampleSet labelled by the spin names (`s[3,4]`): BINARY (0/1) when every variable
         of the program is a bit, SPIN otherwise; `info` carries the run's info."""
-        try:
-            import dimod
-        except ImportError:
-            raise PbitError("to_dimod() needs dimod: pip install 'pbitlang[dimod]'") from None
+        dimod = require("dimod", "dimod", "to_dimod()")
         if self.ir is None:
             raise PbitError("to_dimod() needs the program: load the samples with SampleResult.load(path, ir)")
         labels = [self.ir.spin_name(i) for i in range(self.num_spins)]
@@ -246,6 +247,13 @@ class SampleResult:
         values = (self.samples + 1) // 2 if binary else self.samples
         return dimod.SampleSet.from_samples((values, labels), vartype="BINARY" if binary else "SPIN",
                                             energy=self.energies, info=dict(self.info))
+
+    def plot(self, kind: str | None = None, ax=None, **options):
+        """A picture of this run (extra `plot`): kind trace, hist, autocorr, overlap, images, ladder,
+        or summary (trace + hist); the default is images for a generation, summary otherwise.
+        Returns a matplotlib Figure, or `ax` when one is given.  Options: pbitlang.plot.plot."""
+        from .plot import plot
+        return plot(self, kind, ax, **options)
 
     # ---- files
     def save(self, path) -> None:
@@ -264,6 +272,8 @@ class SampleResult:
         for name in self._names():
             tr = self.trace(name)
             members.append((f"observable/{name}", (C * K,) + tr.shape[2:], np.float64, [tr]))
+        if self.ladder_energies is not None:
+            members.append(("tempering/energies", self.ladder_energies.shape, np.float64, [self.ladder_energies]))
         blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         members.append(("meta.json", blob.shape, np.uint8, [blob]))
         with atomic_write(path) as tmp:
@@ -295,17 +305,20 @@ class SampleResult:
         if meta.get("format") != SAMPLES_FORMAT or meta.get("version") != SAMPLES_VERSION:
             raise IRFileError(f"{path}: not a pbit samples file of a known version")
         try:
-            samples, chains, info, layout, obs = _checked_samples(arrays, meta, ir)
+            samples, chains, info, layout, obs, ladder = _checked_samples(arrays, meta, ir)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as err:
             raise IRFileError(f"{path}: malformed samples file ({type(err).__name__}: {str(err)[:200]})") from None
         info["layout"] = layout
         if ir is not None:
-            return SampleResult(ir, samples, chains, info)
-        return SampleResult(None, samples, chains, info, arrays.get("energies"), obs)
+            res = SampleResult(ir, samples, chains, info)
+        else:
+            res = SampleResult(None, samples, chains, info, arrays.get("energies"), obs)
+        res.ladder_energies = ladder
+        return res
 
 
 def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
-    """(samples, chains, info, layout, observables) of a samples file, every part checked."""
+    """(samples, chains, info, layout, observables, ladder energies) of a samples file, every part checked."""
     samples, chains = arrays.get("samples"), meta.get("num_chains")
     if samples is None or samples.dtype != np.int8 or samples.ndim != 2:
         raise ValueError("samples must be an int8 array (chains × kept, n)")
@@ -334,7 +347,12 @@ def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
     for name, value in obs.items():
         if value.ndim < 1 or len(value) != S or value.dtype.kind != "f":
             raise ValueError(f"observable '{name}' must have one float value per sample")
-    return samples, chains, dict(info), layout, obs
+    ladder = arrays.get("tempering/energies")
+    if ladder is not None:
+        replicas = len((info.get("tempering") or {}).get("ladder") or ())
+        if ladder.shape != (chains, S // chains, replicas) or ladder.dtype.kind != "f":
+            raise ValueError("tempering/energies must be (chains, kept, replicas) floats, as the ladder in info")
+    return samples, chains, dict(info), layout, obs, ladder
 
 
 def chain_major(native: np.ndarray, start: int, stop: int) -> np.ndarray:

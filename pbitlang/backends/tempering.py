@@ -105,6 +105,7 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     col_of = np.arange(cols, dtype=np.int64).reshape(sets, R)    # column holding temperature k of set s
     tix = np.tile(np.arange(R, dtype=np.int64), sets)            # temperature index of each column
     record = np.empty((spec.kept, n, sets), dtype=np.int8)
+    ladder_energies = np.empty((spec.kept, sets, R))            # every temperature's energy at a kept sweep
     tried = np.zeros(R - 1, dtype=np.int64)
     accepted = np.zeros(R - 1, dtype=np.int64)
     window_tried = np.zeros(R - 1, dtype=np.int64)
@@ -118,6 +119,7 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
         while done < spec.total_sweeps:
             kernel.run(None, None, None, X, ladder[tix][None, :], None)
             done += 1
+            E = None
             if done % swap_every == 0:
                 E = kernel.energies(X)
                 adapting = adaptive and done <= spec.burn_in
@@ -136,6 +138,7 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
             after = done - spec.burn_in
             if after > 0 and after % spec.thin == 0 and kept < spec.kept:
                 record[kept] = X[:, col_of[:, -1]]
+                ladder_energies[kept] = (kernel.energies(X) if E is None else E)[col_of]
                 kept += 1
             if spec.progress is not None:
                 spec.progress(done, spec.total_sweeps)
@@ -147,7 +150,9 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
                     **kernel.report(done, kept),
                     tempering={"ladder": ladder.tolist(), "replicas": R, "swap_every": swap_every,
                                "swap_acceptance": rates.tolist(), "adaptive": adaptive})
-    return SampleResult.from_native(ir, record[:kept], info)
+    res = SampleResult.from_native(ir, record[:kept], info)
+    res.ladder_energies = np.ascontiguousarray(ladder_energies[:kept].transpose(1, 0, 2))
+    return res
 
 
 def _adapt(ladder: np.ndarray, rates: np.ndarray, gain: float = 0.5) -> np.ndarray:

@@ -16,6 +16,7 @@ from ..backends.runspec import MAX_SCHEDULE
 from ..errors import OptionError
 from ..files import is_file
 from ..results import jsonable
+from ..plot import KINDS as PLOT_KINDS
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, compile_progress,
                      defines, exit_now, limits, non_negative, positive, program_path, run_main)
 
@@ -70,6 +71,7 @@ def build_parser() -> Parser:
     t.add_argument("-o", "--output", default="trained.pbir", help="the trained model (.pbir)")
     t.add_argument("--checkpoint", help="folder for checkpoints and metrics.jsonl")
     t.add_argument("--resume", help="checkpoint folder or file to continue from")
+    t.add_argument("--plot", metavar="OUT.png", help="draw the training curves (.png, .svg, .pdf; extra 'plot')")
     add_limit_flags(t)
     g = sub.add_parser("generate", help="generate samples from a trained chain",
                        description="Run a trained chain in reverse and print or write its samples.")
@@ -82,6 +84,23 @@ def build_parser() -> Parser:
     g.add_argument("--seed", type=non_negative, default=0, help="random seed")
     g.add_argument("-o", "--output", help="write the samples (npz + JSON)")
     g.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    g.add_argument("--grid", metavar="OUT.png", help="draw the generated samples as a grid of images (.png, .svg, "
+                                                   ".pdf; extra 'plot')")
+    pl = sub.add_parser("plot", help="draw a samples file or a training log",
+                        description="Draw a samples file written by 'pbit run -o' or 'pbit generate -o', or a "
+                                    "training log (metrics.jsonl of 'pbit train --checkpoint'). Needs the 'plot' "
+                                    "extra (matplotlib).")
+    pl.add_argument("input", help="samples (.npz) or a training log (.jsonl)")
+    pl.add_argument("-o", "--output", help="the picture: .png, .svg or .pdf (default: the input's name with .png)")
+    pl.add_argument("--kind", choices=("summary",) + PLOT_KINDS,
+                    help="what to draw (default: images for a generation, summary = trace + hist otherwise)")
+    pl.add_argument("--names", help="comma-separated quantities for trace, hist, autocorr (default: energy and "
+                                    "the first scalar observables)")
+    pl.add_argument("--var", help="the variable drawn as images (default: a generation's data variable, else the "
+                                  "first 2D variable)")
+    pl.add_argument("--shape", metavar="HxW", help="the picture shape of a 1-D variable, e.g. 8x8")
+    pl.add_argument("--num", type=positive, default=64, help="images drawn, evenly spaced through the samples")
+    pl.add_argument("--columns", type=positive, help="images per row of the grid (default: about square)")
     return p
 
 
@@ -307,9 +326,52 @@ def _samples_data(arrays: dict, path, spec):
     return res.samples[:, cols]
 
 
+def _check_picture(path, what: str):
+    """A picture's output, checked before any work: its format, its folder, and matplotlib."""
+    if path:
+        from ..errors import require
+        from ..plot import check_format
+        check_format(path)
+        check_output(path, what)
+        require("matplotlib", "plot", f"{what}")
+
+
+def _plot(args) -> int:
+    from ..errors import DataError
+    from ..plot import plot, read_training_log, save, training_curves
+    from ..results import SampleResult
+    source = Path(args.input)
+    if not is_file(source):
+        raise DataError(f"{args.input}: no such file")
+    output = args.output or str(source.with_suffix(".png"))
+    _check_picture(output, "-o")
+    if source.suffix.lower() == ".jsonl":
+        fig = training_curves(read_training_log(source))
+    else:
+        res = SampleResult.load(source)
+        fig = plot(res, args.kind, names=args.names.split(",") if args.names else None, variable=args.var,
+                   shape=_shape(args.shape), num=args.num, columns=args.columns)
+    save(fig, output)
+    print(f"pbit: drew {output}", file=sys.stderr)
+    return 0
+
+
+def _shape(text):
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(x) for x in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise OptionError(f"--shape takes HxW (two positive whole numbers), got '{text}'")
+    return shape
+
+
 def _train(args) -> int:
     check_output(args.output, "-o")
     check_output_dir(args.checkpoint, "--checkpoint")
+    _check_picture(args.plot, "--plot")
     backend = _backend(args)
     prog = _program(args.program, args)
     data = _load_data(args.data, prog, args.chain)
@@ -322,6 +384,9 @@ def _train(args) -> int:
                   warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
                   acp=not args.no_acp, backend=backend.name, backend_options=_options(args))
     model.save(args.output)
+    if args.plot:
+        from ..plot import save, training_curves
+        save(training_curves(model.metrics), args.plot)
     last = model.info["final"]
     print(f"trained chain '{model.chain}' ({len(model.thetas)} steps × {model.thetas.shape[1]} weights) in "
           f"{model.info['seconds']:.1f} s; written to {args.output}", file=sys.stderr)
@@ -336,6 +401,7 @@ def _train(args) -> int:
 
 def _generate(args) -> int:
     check_output(args.output, "-o")
+    _check_picture(args.grid, "--grid")
     backend = _backend(args)
     path = program_path(args.model, (".pbir",))
     model = load(path)
@@ -351,6 +417,9 @@ def _generate(args) -> int:
     res = model.generate(chain=args.chain, num=args.num, backend=backend.name, seed=args.seed, **opts)
     if args.output:
         res.save(args.output)
+    if args.grid:
+        from ..plot import save
+        save(res.plot("images"), args.grid)
     summary = res.summary()
     summary["steps"] = res.info["steps"]
     if args.json:
@@ -370,6 +439,8 @@ def _main(argv) -> int:
         return _train(args)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "plot":
+        return _plot(args)
     return _run(args)
 
 

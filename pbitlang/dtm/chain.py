@@ -232,7 +232,8 @@ class DenoisingChain:
         seconds = time.perf_counter() - t0
         beta_info = ({"schedule": [float(betas[0]), float(betas[-1])]} if betas is not None and np.ptp(betas)
                      else float(betas[0]) if betas is not None else self.ir.beta if self.ir.beta is not None else 1.0)
-        info = {"backend": be.name, "chain": self.spec.name, "steps": self.spec.steps, "sweeps_per_step": sweeps,
+        info = {"backend": be.name, "chain": self.spec.name, "over": list(self.spec.over), "steps": self.spec.steps,
+                "sweeps_per_step": sweeps,
                 "beta": beta_info,
                 "seed": seed, "spin_updates": int(updates), "spin_updates_per_s": updates / seconds if seconds else 0.0,
                 "timings": {"total_s": seconds}}

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PbitError
+from ..errors import require
 
 
 def binarized_digits(threshold: float = 8.0):
     """(bits (1797, 64) uint8, labels (1797,)): pixel > threshold of 0..16 → 1.  Needs scikit-learn."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise PbitError("the digits data needs scikit-learn: pip install 'pbitlang[digits]'") from None
-    d = load_digits()
+    d = require("sklearn.datasets", "digits", "the digits data").load_digits()
     return (d.data > threshold).astype(np.uint8), d.target.astype(np.int64)
 
 
