@@ -118,26 +118,24 @@ def main(argv=None):
     print(f"{'data itself':16} Fréchet {ref['frechet']:8.3f}  MMD {ref['mmd']:.4f}")
     path = write_json("dtm_digits" + args.tag, {"settings": vars(args), "rows": rows, "reference": ref})
     print(f"wrote {path}")
+    from pbitlang.errors import MissingExtra
+    from pbitlang.plot import image_grid, new_figure, save
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        fig = new_figure(12, 3.4)
+    except MissingExtra as err:
+        print(f"{err}: no figure")
         return
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
     panels = [("held-out digits", held[:32])] + list(grids.items())
-    for ax, (title, imgs) in zip(axes, panels):
-        canvas = np.ones((4 * 9 + 1, 8 * 9 + 1))
-        for k, img in enumerate(imgs[:32]):
-            r, c = divmod(k, 8)
-            canvas[1 + 9 * r:9 + 9 * r, 1 + 9 * c:9 + 9 * c] = 1 - img.reshape(8, 8)
-        ax.imshow(canvas, cmap="gray", interpolation="nearest")
+    for k, (title, imgs) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        ax.imshow(image_grid(np.asarray(imgs[:32], dtype=float).reshape(-1, 8, 8), columns=8), cmap="gray_r",
+                  vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
     out = Path(args.figures) / f"dtm_digits{args.tag}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    save(fig, out)
     print(f"wrote {out}")
 
 
