@@ -14,8 +14,10 @@ _ATTRIBUTES = {
     "compile": "api", "load": "api", "train": "api", "Program": "api", "TrainedModel": "api",
     "IR": "ir", "SampleResult": "results", "Limits": "limits",
     "list_backends": "backends", "get_backend": "backends",
+    "from_dimod": "dimod", "load_model": "api",
 }
-_SUBMODULES = ("api", "backends", "compiler", "dtm", "ir", "measure", "physics", "results", "stats", "testing")
+_SUBMODULES = ("api", "backends", "compiler", "dimod", "dtm", "ir", "measure", "models", "physics", "plot", "results",
+               "stats", "testing")
 
 
 def __getattr__(name):
@@ -39,6 +41,6 @@ def fabrics() -> dict:
     return builtin_fabrics()
 
 
-__all__ = ["compile", "load", "train", "Program", "TrainedModel", "IR", "Limits", "SampleResult", "list_backends",
+__all__ = ["compile", "load", "train", "from_dimod", "load_model", "Program", "TrainedModel", "IR", "Limits", "SampleResult", "list_backends",
            "get_backend", "fabrics", "PbitError", "ParseError", "CompileError", "LimitError", "DataError",
            "IRFileError", "BackendError", "OptionError", "MissingExtra", "PbitWarning", "__version__"]

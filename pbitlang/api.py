@@ -32,6 +32,20 @@ class Program:
     def with_weights(self, theta) -> "Program":
         return Program(self.ir.with_weights(theta), self.timings)
 
+    def to_dimod(self):
+        """The model as a dimod BinaryQuadraticModel (a BinaryPolynomial when it has k-body factors):
+        BINARY when every variable is a bit, labelled `s[3, 4]` or by the model's own labels;
+        evidence substituted.  Needs the `dimod` extra."""
+        from .models import to_dimod
+        return to_dimod(self.ir)
+
+
+def load_model(path, format: str | None = None) -> Program:
+    """A model file as a Program: dimod's BQM file (.bqm), COO (.coo), Gset max-cut (.gset) or
+    qbsolv (.qubo), by the suffix or `format`.  Its variables keep the file's labels."""
+    from .models import read_model
+    return Program(read_model(path, format))
+
 
 class TrainedModel(Program):
     """A program with a trained denoising chain: per-step weights, metrics, and generation.  Its IR

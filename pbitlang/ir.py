@@ -120,6 +120,7 @@ class IR:
     h_term: np.ndarray | None = None                   # term id per spin's field (-1: none)
     J_term: np.ndarray | None = None                   # term id per J.data entry
     name: str = "<input>"
+    labels: tuple = ()                                 # per-spin labels of a model from dimod or a file
 
     def __post_init__(self):
         """Immutable in fact, not only by convention: every array read-only, every dict a read-only
@@ -133,6 +134,7 @@ class IR:
                                                             for k, (idx, coeff) in self.kbody.items()}))
         object.__setattr__(self, "layout", MappingProxyType(dict(self.layout)))
         object.__setattr__(self, "observables", MappingProxyType(dict(self.observables)))
+        object.__setattr__(self, "labels", tuple(self.labels))
 
     @property
     def num_colors(self) -> int:
@@ -193,7 +195,13 @@ class IR:
             t = -1 if self.J_term is None or not len(pos) else int(self.J_term[row][pos[0]])
         return self.sources[t] if 0 <= t < len(self.sources) else "<unknown>"
 
+    def label(self, i: int):
+        """Spin i's label: the model's own (a dimod variable, a file's node) or its name `s[3, 4]`."""
+        return self.labels[i] if self.labels else self.spin_name(i)
+
     def spin_name(self, i: int) -> str:
+        if self.labels:
+            return self.labels[i] if isinstance(self.labels[i], str) else repr(self.labels[i])
         for name, (start, shape, kind) in self.layout.items():
             size = math.prod(shape)
             if start <= i < start + size:
@@ -339,6 +347,8 @@ def _to_arrays(ir: IR):
             "periodic": list(ir.periodic), "beta": ir.beta, "chains": list(ir.chains),
             "sources": list(ir.sources), "name": ir.name, "kbody": sorted(int(k) for k in ir.kbody),
             "observables": [], "constraints": []}
+    if ir.labels:
+        meta["labels"] = [labels_to_json(x) for x in ir.labels]
     for k, (idx, coeff) in ir.kbody.items():
         a[f"kbody/{k}/idx"], a[f"kbody/{k}/coeff"] = idx, coeff
 
@@ -387,7 +397,7 @@ def read_pbir(path) -> tuple:
     try:
         ir = _from_arrays(arrays, meta)
         validate(ir)
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as err:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError, RecursionError) as err:
         raise IRFileError(f"{path}: malformed .pbir file ({type(err).__name__}: {str(err)[:200]})") from None
     return ir, {k: v for k, v in arrays.items() if k.startswith("dtm.")}
 
@@ -444,6 +454,8 @@ def validate(ir: IR) -> None:
         if not isinstance(chain, dict) or not isinstance(chain.get("name"), str) or not isinstance(
                 chain.get("over"), list) or not all(isinstance(v, str) and v in ir.layout for v in chain["over"]):
             raise ValueError("a chain must name itself and the declared variables it is over")
+    if ir.labels and (len(ir.labels) != n or len(set(ir.labels)) != n):
+        raise ValueError("labels must name every spin once")
     _in_range("colors", ir.colors, max(n, 1))
     if n and not is_proper(coupling_graph(n, J, ir.kbody), ir.colors):
         raise ValueError("the colouring is not proper: coupled spins share a colour")
@@ -527,4 +539,24 @@ def _from_arrays(a: dict, meta: dict) -> IR:
         kbody={int(k): (a[f"kbody/{k}/idx"], a[f"kbody/{k}/coeff"]) for k in meta["kbody"]},
         observables=observables, constraints=constraints, weights=weights, beta=meta["beta"],
         chains=tuple(meta["chains"]), sources=tuple(meta["sources"]), h_term=a.get("h_term"),
-        J_term=a.get("J_term"), name=meta.get("name", "<input>"))
+        J_term=a.get("J_term"), name=meta.get("name", "<input>"),
+        labels=tuple(label_from_json(x) for x in meta.get("labels", ())))
+
+
+def labels_to_json(label):
+    """A label as JSON: strings, whole numbers, finite floats, booleans, None, and tuples of them
+    (written as lists: a list is never a label, so reading one back as a tuple is exact)."""
+    if label is None or isinstance(label, (str, bool, int)) or (isinstance(label, float) and math.isfinite(label)):
+        return label
+    if isinstance(label, tuple):
+        return [labels_to_json(x) for x in label]
+    raise ValueError(f"the label {label!r} cannot be written to a file: labels in files are strings, numbers or "
+                     f"tuples of them")
+
+
+def label_from_json(x):
+    if isinstance(x, list):
+        return tuple(label_from_json(y) for y in x)
+    if x is None or isinstance(x, (str, bool, int, float)):
+        return x
+    raise ValueError("a label must be a string, a number or a list of them")

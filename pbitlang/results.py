@@ -216,7 +216,7 @@ class SampleResult:
             warnings.append("the run was interrupted; these are the samples drawn before it stopped")
         out["warnings"] = warnings
         for key, value in self.info.items():
-            if key not in out and key not in ("layout", "chains"):
+            if key not in out and key not in ("layout", "chains", "labels"):
                 out[key] = value
         return out
 
@@ -236,17 +236,28 @@ class SampleResult:
         spread = math.hypot(half["se"], quarter["se"])
         return not (spread > 0 and abs(half["mean"] - quarter["mean"]) > 3 * spread)
 
+    @property
+    def labels(self) -> list:
+        """The label of each column of `samples`: the model's own labels (a dimod model, a model
+        file) or the spin names `s[3, 4]`."""
+        if self.ir is not None:
+            return [self.ir.label(i) for i in range(self.num_spins)]
+        saved = self.info.get("labels")
+        return list(saved) if saved else [f"spin {i}" for i in range(self.num_spins)]
+
     def to_dimod(self):
-        """A dimod.SampleSet labelled by the spin names (`s[3,4]`): BINARY (0/1) when every variable
-        of the program is a bit, SPIN otherwise; `info` carries the run's info."""
+        """A dimod.SampleSet of every sample, with the model's labels: BINARY (0/1) when every variable
+        is a bit, SPIN otherwise; `info` carries the run's info, and the vectors `chain` and `sweep`
+        say where each row was drawn."""
         dimod = require("dimod", "dimod", "to_dimod()")
-        if self.ir is None:
-            raise PbitError("to_dimod() needs the program: load the samples with SampleResult.load(path, ir)")
-        labels = [self.ir.spin_name(i) for i in range(self.num_spins)]
-        binary = bool(self.ir.layout) and all(kind == "bit" for _, _, kind in self.ir.layout.values())
+        layout = self.layout
+        binary = bool(layout) and all(kind == "bit" for _, _, kind in layout.values())
         values = (self.samples + 1) // 2 if binary else self.samples
-        return dimod.SampleSet.from_samples((values, labels), vartype="BINARY" if binary else "SPIN",
-                                            energy=self.energies, info=dict(self.info))
+        C, K = self.num_chains, self.kept
+        sweep = int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, K + 1)
+        return dimod.SampleSet.from_samples((values, self.labels), vartype="BINARY" if binary else "SPIN",
+                                            energy=self.energies, info=dict(self.info),
+                                            chain=np.repeat(np.arange(C), K), sweep=np.tile(sweep, C))
 
     def plot(self, kind: str | None = None, ax=None, **options):
         """A picture of this run (extra `plot`): kind trace, hist, autocorr, overlap, images, ladder,
@@ -266,6 +277,9 @@ class SampleResult:
         layout = {k: [int(s), list(sh), kd] for k, (s, sh, kd) in self.layout.items()}
         meta = {"format": SAMPLES_FORMAT, "version": SAMPLES_VERSION, "num_chains": self.num_chains,
                 "num_spins": int(self.num_spins), "kept": self.kept, "info": info, "layout": layout}
+        if self.ir is not None and self.ir.labels:
+            from .ir import labels_to_json
+            meta["info"]["labels"] = [labels_to_json(x) for x in self.ir.labels]
         C, K = self.num_chains, self.kept
         members = [("samples", (C * K, self.num_spins), np.int8, self._chain_blocks()),
                    ("energies", (C * K,), np.float64, [self.energies])]
@@ -306,7 +320,7 @@ class SampleResult:
             raise IRFileError(f"{path}: not a pbit samples file of a known version")
         try:
             samples, chains, info, layout, obs, ladder = _checked_samples(arrays, meta, ir)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as err:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as err:
             raise IRFileError(f"{path}: malformed samples file ({type(err).__name__}: {str(err)[:200]})") from None
         info["layout"] = layout
         if ir is not None:
@@ -332,6 +346,11 @@ def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
     info = meta.get("info") or {}
     if not isinstance(info, dict):
         raise ValueError("info must be an object")
+    if "labels" in info:
+        from .ir import label_from_json
+        info = {**info, "labels": [label_from_json(x) for x in info["labels"]]}
+        if len(info["labels"]) != n or len(set(info["labels"])) != n:
+            raise ValueError("labels must name every column once")
     layout = {}
     for name, entry in (meta.get("layout") or {}).items():
         start, shape, kind = entry

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..api import TrainedModel, load, train
+from ..api import TrainedModel, load, load_model, train
 from ..api import compile as compile_program
 from ..backends import get_backend, list_backends
 from ..backends.runspec import MAX_SCHEDULE
-from ..errors import OptionError
-from ..files import is_file
+from ..errors import DataError, OptionError
+from ..files import is_dir, is_file
 from ..results import jsonable
 from ..plot import KINDS as PLOT_KINDS
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, compile_progress,
@@ -29,7 +29,10 @@ def build_parser() -> Parser:
     r = sub.add_parser("run", help="sample a program (.pb or .pbir)", description="Sample a program and print "
                        "a summary: the run's settings, the best sample, every observable's mean ± SE with τ_int "
                        "and ESS.")
-    r.add_argument("program", help="a .pb program or a compiled .pbir file")
+    r.add_argument("program", help="a .pb program, a compiled .pbir file, or a model file (.coo, .gset, .qubo, "
+                                   ".bqm; see --format)")
+    r.add_argument("--format", choices=("coo", "gset", "qubo", "bqm"),
+                   help="read the program as a model file of this format (default: by its suffix)")
     _defines_flag(r)
     _backend_flags(r)
     r.add_argument("--chains", type=positive, default=16, help="independent chains (replica sets with --tempering); prog.sample() runs 1 "
@@ -136,8 +139,16 @@ def _options(args) -> dict:
 
 
 def _program(text: str, args):
-    """The program argument: a .pbir file is loaded, a .pb file compiled (with -D and the limits)."""
-    path = program_path(text)
+    """The program argument: a .pbir file is loaded, a .pb file compiled (with -D and the limits), a
+    model file (.coo, .gset, .qubo, .bqm, or any with --format) read."""
+    from ..models import FORMATS
+    if getattr(args, "format", None) or Path(text).suffix.lower() in FORMATS:
+        if args.defines:
+            raise OptionError("-D sets a .pb program's params; a model file has none")
+        if is_dir(text):
+            raise DataError(f"{text}: is a directory, not a model file")
+        return load_model(text, args.format)
+    path = program_path(text, (".pb", ".pbir") + tuple(FORMATS))
     if path.suffix.lower() == ".pbir":
         if args.defines:
             raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
@@ -294,7 +305,6 @@ def _load_data(text: str, prog, chain):
     """--data: 'digits' (the training split), a samples file of 'pbit run -o' (the chain's variables by
     name, or all of its spins when they are as many as the chain's data spins), or one .npy/.npz array."""
     from ..dtm.chain import chain_spec
-    from ..errors import DataError
     if text == "digits":
         from ..dtm.data import digits_split
         return digits_split()[0]
@@ -310,7 +320,6 @@ def _load_data(text: str, prog, chain):
 
 def _samples_data(arrays: dict, path, spec):
     """The chain's data spins (±1) from a samples file's arrays."""
-    from ..errors import DataError
     from ..results import SampleResult
     res = SampleResult.from_arrays(arrays, path)
     layout = res.layout
@@ -337,7 +346,6 @@ def _check_picture(path, what: str):
 
 
 def _plot(args) -> int:
-    from ..errors import DataError
     from ..plot import plot, read_training_log, save, training_curves
     from ..results import SampleResult
     source = Path(args.input)

@@ -6,6 +6,7 @@ import sys
 import time
 
 from .. import __version__
+from ..errors import OptionError, require
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, compile_progress, defines, exit_now,
                      limits, program_path, run_main)
 
@@ -26,13 +27,20 @@ def build_parser() -> Parser:
                        help="penalty of those reductions (default: from the largest coefficient)")
         if name == "compile":
             c.add_argument("-o", "--output", help="write the IR (.pbir); checked before compiling")
-            c.add_argument("--emit", choices=["text", "json", "stats"], help="print the IR in this form")
+            c.add_argument("--emit", choices=["text", "json", "stats", "coo", "bqm"],
+                           help="print the IR in this form; coo and bqm (dimod's BQM file, extra 'dimod') write "
+                                "the model to -o instead of a .pbir (coo without -o prints it)")
     return p
 
 
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     check_output(getattr(args, "output", None), "-o")
+    model_file = getattr(args, "emit", None) in ("coo", "bqm")
+    if model_file and args.emit == "bqm":
+        if not args.output:
+            raise OptionError("--emit bqm writes a binary file: give -o FILE.bqm")
+        require("dimod", "dimod", "--emit bqm")
     path = program_path(args.program, (".pb",))
     from ..compiler import compile_ir                       # the compiler (and sympy) only past --help
     timings: dict = {}
@@ -42,6 +50,13 @@ def _main(argv) -> int:
     if args.command == "check":
         print(f"{args.program}: ok ({ir.num_spins} spins, {ir.num_couplings} couplings, {ir.num_colors} colours)",
               file=sys.stderr)
+        return 0
+    if model_file:
+        from ..models import coo_text, write_model
+        if args.output:
+            write_model(ir, args.output, args.emit)
+        else:
+            sys.stdout.write(coo_text(ir))
         return 0
     if args.output:
         ir.save(args.output)

@@ -367,8 +367,17 @@ def _table_or_value(c: Checked, expr, shape, base, st):
 
 
 def _load(c: Checked, call: ast.Call):
-    if len(call.args) != 1 or not isinstance(call.args[0], ast.Str) or call.kwargs:
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Str):
         raise CompileError('load() takes one file name in quotes, e.g. load("edges.txt")', call.span)
+    fmt = None
+    for key, expr in call.kwargs:
+        if key != "format" or not isinstance(expr, (ast.Name, ast.Str)) or fmt is not None:
+            raise CompileError('load() takes one option, format = gset, e.g. load("G1.gset", format = gset)',
+                               expr.span)
+        fmt = expr.id if isinstance(expr, ast.Name) else expr.value
+        if fmt != "gset":
+            raise CompileError(f"load() reads format = gset (a max-cut graph); '{fmt}' is not a format it "
+                               f"knows", expr.span)
     name = call.args[0].value
     base = Path(c.source.name).parent if c.source.name and not c.source.name.startswith("<") else Path.cwd()
     path = (base / name) if not Path(name).is_absolute() else Path(name)
@@ -383,7 +392,9 @@ def _load(c: Checked, call: ast.Call):
     try:
         if path.stat().st_size > 8 * c.limits.max_param_elements:
             raise LimitError(f"data file '{path}' is larger than the limit on parameter data", span)
-        if suffix == ".npy":
+        if fmt == "gset":
+            value = _gset_table(path)
+        elif suffix == ".npy":
             value = _one_array(path, span)
         elif suffix in (".txt", ".csv", ".dat", ".tsv"):
             delimiter = "," if suffix == ".csv" else None
@@ -413,6 +424,15 @@ def _quant_scope(c: Checked, quant) -> dict:
 
 
 MAX_INDICES = 24     # indices in scope at once: each is an axis of the arrays the expansion builds
+
+
+def _gset_table(path) -> np.ndarray:
+    """A Gset file as an edge table (m, 3): u, v (0-based nodes) and the weight, whole numbers when
+    every weight is one."""
+    from ..models import gset_edges, read_text
+    n, rows, cols, weights = gset_edges(read_text(path))
+    table = np.column_stack([rows, cols, weights]) if len(weights) else np.zeros((0, 3))
+    return table.astype(np.int64) if np.all(weights == np.round(weights)) else table
 
 
 def _one_array(path, span):
