@@ -423,7 +423,7 @@ def coo_text(ir) -> str:
         offset += values.sum() - h.sum()
         h = 2 * h - 2 * J_sum
         values = 4 * values
-    out = [f"# vartype={'BINARY' if binary else 'SPIN'}", f"# offset={offset!r}"]
+    out = [f"# vartype={'BINARY' if binary else 'SPIN'}", f"# offset={float(offset)!r}"]
     out += [f"{i} {i} {v!r}" for i, v in enumerate(h.tolist()) if v != 0]
     out += [f"{i} {j} {v!r}" for i, j, v in zip(rows.tolist(), cols.tolist(), values.tolist()) if v != 0]
     return "\n".join(out) + "\n"

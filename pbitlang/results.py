@@ -17,7 +17,9 @@ import numpy.lib.format as npformat
 
 from .errors import IRFileError, PbitError, require
 from .files import atomic_write
-from .stats import log_binning, mean_and_error
+from .stats import diagnostics, log_binning, mean_and_error
+
+RHAT_LIMIT = 1.01              # Vehtari et al. (2021): trust a run whose rank-normalised R-hat is below this
 
 SAMPLES_FORMAT = "pbit-samples"
 SAMPLES_VERSION = 1
@@ -205,6 +207,13 @@ class SampleResult:
             if few and not final:
                 warnings.append(f"few effective samples (< {min_ess:.0f}): {', '.join(few)}; run longer or use more "
                                 f"chains before trusting these error bars")
+            worst = [(name, np.nanmax(np.asarray(est["rhat"], dtype=np.float64)))
+                     for name, est in [("energy", out["energy"]), *out["observables"].items()]
+                     if est.get("rhat") is not None and np.any(np.isfinite(np.asarray(est["rhat"], dtype=np.float64)))]
+            high = [f"{name} {r:.3f}" for name, r in worst if r > RHAT_LIMIT]
+            if high:
+                warnings.append(f"the chains disagree (R-hat > {RHAT_LIMIT}): {', '.join(high)}; run longer or raise "
+                                f"--burn-in")
             if not final and self.kept >= 8 and not self._equilibrated():
                 warnings.append("energy: the last quarter of the run disagrees with the last half by more than "
                                 "3 standard errors; the chains may not have equilibrated (raise --burn-in)")
@@ -224,8 +233,11 @@ class SampleResult:
         """mean, se, tau, ess of a trace (arrays for array observables); with `final`, of each
         chain's last value only (independent chains: τ = 1)."""
         tr = self.trace(name)
-        cols = _per_component(tr[:, -1:] if final else tr)
-        return {key: (float(v) if v.ndim == 0 else v.tolist()) for key, v in zip(("mean", "se", "tau", "ess"), cols)}
+        out = dict(zip(("mean", "se", "tau", "ess"), _per_component(tr[:, -1:] if final else tr)))
+        extra = None if final else diagnostics(tr)
+        if extra:
+            out.update(extra)
+        return {key: _plain(v) for key, v in out.items()}
 
     def _equilibrated(self) -> bool:
         """The energy's mean over the last quarter agrees with the last half's within 3 SE."""
@@ -258,6 +270,15 @@ class SampleResult:
         return dimod.SampleSet.from_samples((values, self.labels), vartype="BINARY" if binary else "SPIN",
                                             energy=self.energies, info=dict(self.info),
                                             chain=np.repeat(np.arange(C), K), sweep=np.tile(sweep, C))
+
+    def to_arviz(self):
+        """The run as ArviZ data (extra `diagnostics`): an xarray DataTree whose `posterior` group
+        has dimensions chain and draw (the draw coordinate is the sweep) and one variable per
+        observable plus `energy`, for arviz's summaries and plots."""
+        from_dict = require("arviz_base", "diagnostics", "to_arviz()").from_dict
+        names = ["energy"] + self._names()
+        sweeps = int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, self.kept + 1)
+        return from_dict({"posterior": {name: self.trace(name) for name in names}}, coords={"draw": sweeps})
 
     def plot(self, kind: str | None = None, ax=None, **options):
         """A picture of this run (extra `plot`): kind trace, hist, autocorr, overlap, images, ladder,
@@ -400,6 +421,15 @@ def jsonable(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     return str(x)
+
+
+def _plain(v: np.ndarray):
+    """A float or a nested list, NaN as None (JSON has no NaN)."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0:
+        return float(v) if math.isfinite(v) else None
+    return [None if not math.isfinite(x) else x for x in v.ravel().tolist()] if v.ndim == 1 else \
+        [_plain(row) for row in v]
 
 
 def _per_component(trace: np.ndarray) -> tuple:

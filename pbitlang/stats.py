@@ -84,3 +84,21 @@ def log_binning(trace: np.ndarray, levels: int = 4) -> list:
         m, se, _, _ = mean_and_error(x[:, start:])
         out.append({"from": int(start), "mean": m, "se": se})
     return out
+
+
+def diagnostics(trace: np.ndarray) -> dict | None:
+    """Rank-normalised split R-hat and bulk and tail ESS (Vehtari et al. 2021) of trace
+    (chains, kept, *shape), computed by arviz-stats (extra `diagnostics`); None without it, or with
+    fewer than 4 draws a chain.  Values are arrays of `shape` (0-d for a scalar trace)."""
+    try:
+        from arviz_stats.base import array_stats
+    except ImportError:
+        return None
+    x = np.asarray(trace, dtype=np.float64)
+    if x.ndim < 2 or x.shape[1] < 4 or x.shape[0] < 1:
+        return None
+    with np.errstate(all="ignore"):
+        return {"rhat": np.asarray(array_stats.rhat(x, chain_axis=0, draw_axis=1, method="rank")),
+                "ess_bulk": np.asarray(array_stats.ess(x, chain_axis=0, draw_axis=1, method="bulk")),
+                "ess_tail": np.asarray(array_stats.ess(x, chain_axis=0, draw_axis=1, method="tail",
+                                                       prob=(0.05, 0.95)))}
