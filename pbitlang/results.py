@@ -233,11 +233,11 @@ class SampleResult:
         """mean, se, tau, ess of a trace (arrays for array observables); with `final`, of each
         chain's last value only (independent chains: τ = 1)."""
         tr = self.trace(name)
-        out = dict(zip(("mean", "se", "tau", "ess"), _per_component(tr[:, -1:] if final else tr)))
+        cols = _per_component(tr[:, -1:] if final else tr)
+        out = {key: (float(v) if v.ndim == 0 else v.tolist()) for key, v in zip(("mean", "se", "tau", "ess"), cols)}
         extra = None if final else diagnostics(tr)
-        if extra:
-            out.update(extra)
-        return {key: _plain(v) for key, v in out.items()}
+        out.update({key: _plain(v) for key, v in (extra or {}).items()})
+        return out
 
     def _equilibrated(self) -> bool:
         """The energy's mean over the last quarter agrees with the last half's within 3 SE."""
@@ -424,7 +424,7 @@ def jsonable(x):
 
 
 def _plain(v: np.ndarray):
-    """A float or a nested list, NaN as None (JSON has no NaN)."""
+    """A diagnostic as a float or a nested list, NaN as None (R-hat of a constant trace has none)."""
     v = np.asarray(v, dtype=np.float64)
     if v.ndim == 0:
         return float(v) if math.isfinite(v) else None

@@ -148,7 +148,7 @@ def _program(text: str, args):
         if is_dir(text):
             raise DataError(f"{text}: is a directory, not a model file")
         return load_model(text, args.format)
-    path = program_path(text, (".pb", ".pbir") + tuple(FORMATS))
+    path = program_path(text)
     if path.suffix.lower() == ".pbir":
         if args.defines:
             raise OptionError("-D applies to .pb programs; a .pbir file is already compiled")
@@ -258,7 +258,8 @@ def _beta_text(beta) -> str:
 def _estimate_text(name: str, e: dict) -> str:
     mean, se = np.asarray(e["mean"]), np.asarray(e["se"])
     if mean.ndim == 0:
-        rhat = f", R-hat {e['rhat']:.3f}, bulk ESS {e['ess_bulk']:.0f}" if e.get("rhat") is not None else ""
+        rhat = (f", R-hat {e['rhat']:.3f}, bulk ESS {e['ess_bulk']:.0f}"
+                if e.get("rhat") is not None and e.get("ess_bulk") is not None else "")
         return f"  {name:12} {float(mean):.6g} ± {float(se):.2g}   (τ_int {e['tau']:.1f}, ESS {e['ess']:.0f}{rhat})"
     return (f"  {name:12} shape {list(mean.shape)}: " + " ".join(f"{m:.4g}" for m in mean.ravel()[:8])
             + (" …" if mean.size > 8 else "") + f"   (least ESS {np.min(e['ess']):.0f})")
