@@ -39,16 +39,11 @@ def default_beta_range(ir) -> tuple:
     n = ir.num_spins
     total = np.abs(h).copy()
     smallest = np.where(h != 0, np.abs(h), np.inf)
-    for i, j, v in ((rows, cols, values),):
-        a = np.abs(v)
-        np.add.at(total, i, a)
-        np.add.at(total, j, a)
-        np.minimum.at(smallest, i, np.where(a > 0, a, np.inf))
-        np.minimum.at(smallest, j, np.where(a > 0, a, np.inf))
-    for idx, coeff in higher.values():
-        a = np.repeat(np.abs(coeff), idx.shape[1])
-        np.add.at(total, idx.ravel(), a)
-        np.minimum.at(smallest, idx.ravel(), np.where(a > 0, a, np.inf))
+    ends = [(np.r_[rows, cols], np.abs(np.r_[values, values]))]           # every term, at each of its spins
+    ends += [(idx.ravel(), np.repeat(np.abs(coeff), idx.shape[1])) for idx, coeff in higher.values()]
+    for spins, a in ends:
+        np.add.at(total, spins, a)
+        np.minimum.at(smallest, spins, np.where(a > 0, a, np.inf))
     if not n or not np.any(total > 0):
         return 0.1, 1.0
     hot = math.log(2) / (2 * float(total.max()))
