@@ -235,7 +235,7 @@ class SampleResult:
         tr = self.trace(name)
         cols = _per_component(tr[:, -1:] if final else tr)
         out = {key: (float(v) if v.ndim == 0 else v.tolist()) for key, v in zip(("mean", "se", "tau", "ess"), cols)}
-        extra = None if final else diagnostics(tr)
+        extra = diagnostics(tr) if not final and tr.ndim == 2 else None       # scalars: arrays would cost a pass each
         out.update({key: _plain(v) for key, v in (extra or {}).items()})
         return out
 
@@ -272,10 +272,10 @@ class SampleResult:
                                             chain=np.repeat(np.arange(C), K), sweep=np.tile(sweep, C))
 
     def to_arviz(self):
-        """The run as ArviZ data (extra `diagnostics`): an xarray DataTree whose `posterior` group
+        """The run as ArviZ data (extra `arviz`): an xarray DataTree whose `posterior` group
         has dimensions chain and draw (the draw coordinate is the sweep) and one variable per
         observable plus `energy`, for arviz's summaries and plots."""
-        from_dict = require("arviz_base", "diagnostics", "to_arviz()").from_dict
+        from_dict = require("arviz_base", "arviz", "to_arviz()").from_dict
         names = ["energy"] + self._names()
         sweeps = int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, self.kept + 1)
         return from_dict({"posterior": {name: self.trace(name) for name in names}}, coords={"draw": sweeps})

@@ -87,18 +87,93 @@ def log_binning(trace: np.ndarray, levels: int = 4) -> list:
 
 
 def diagnostics(trace: np.ndarray) -> dict | None:
-    """Rank-normalised split R-hat and bulk and tail ESS (Vehtari et al. 2021) of trace
-    (chains, kept, *shape), computed by arviz-stats (extra `diagnostics`); None without it, or with
-    fewer than 4 draws a chain.  Values are arrays of `shape` (0-d for a scalar trace)."""
-    try:
-        from arviz_stats.base import array_stats
-    except ImportError:
-        return None
+    """Rank-normalised split R-hat and bulk and tail ESS (Vehtari, Gelman, Simpson, Carpenter and
+    Bürkner 2021, as Stan and ArviZ compute them; tests check agreement with arviz-stats) of trace
+    (chains, kept, *shape): arrays of `shape`, 0-d for a scalar trace.  None with fewer than 4
+    draws a chain."""
     x = np.asarray(trace, dtype=np.float64)
-    if x.ndim < 2 or x.shape[1] < 4 or x.shape[0] < 1:
+    if x.ndim < 2 or x.shape[0] < 1 or x.shape[1] < 4:
         return None
-    with np.errstate(all="ignore"):
-        return {"rhat": np.asarray(array_stats.rhat(x, chain_axis=0, draw_axis=1, method="rank")),
-                "ess_bulk": np.asarray(array_stats.ess(x, chain_axis=0, draw_axis=1, method="bulk")),
-                "ess_tail": np.asarray(array_stats.ess(x, chain_axis=0, draw_axis=1, method="tail",
-                                                       prob=(0.05, 0.95)))}
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    rows = [(rank_rhat(flat[:, :, k]), ess_bulk(flat[:, :, k]), ess_tail(flat[:, :, k]))
+            for k in range(flat.shape[2])]
+    return {key: np.array([r[i] for r in rows]).reshape(x.shape[2:])
+            for i, key in enumerate(("rhat", "ess_bulk", "ess_tail"))}
+
+
+def rank_rhat(x: np.ndarray) -> float:
+    """max(bulk, tail) split R-hat on rank-normalised draws (x: chains, draws)."""
+    split = _split_chains(x)
+    folded = np.abs(split - np.median(split))
+    return max(_rhat(_z_scale(split)), _rhat(_z_scale(folded)))
+
+
+def ess_bulk(x: np.ndarray) -> float:
+    return _ess(_z_scale(_split_chains(x)))
+
+
+def ess_tail(x: np.ndarray, probs=(0.05, 0.95)) -> float:
+    """The smaller ESS of the indicators x ≤ q_5% and x ≤ q_95%."""
+    if np.ptp(x) < np.finfo(float).resolution:
+        return float(x.size)
+    return min(_ess(_split_chains((x <= np.quantile(x, p)).astype(np.float64))) for p in probs)
+
+
+def _split_chains(x: np.ndarray) -> np.ndarray:
+    half = x.shape[1] // 2                       # an odd middle draw is left out
+    return np.vstack((x[:, :half], x[:, x.shape[1] - half:]))
+
+
+def _z_scale(x: np.ndarray) -> np.ndarray:
+    """Normal scores of the pooled ranks (ties share their average rank; Blom's offset 3/8)."""
+    from scipy.special import ndtri
+    flat = x.ravel()
+    order = np.argsort(flat, kind="mergesort")
+    ordered = flat[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered) != 0) + 1]
+    ends = np.r_[starts[1:], len(flat)]
+    ranks = np.empty(len(flat))
+    ranks[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+    return ndtri((ranks - 0.375) / (len(flat) + 0.25)).reshape(x.shape)
+
+
+def _rhat(x: np.ndarray) -> float:
+    n = x.shape[1]
+    within = float(np.mean(np.var(x, axis=1, ddof=1)))
+    between = n * float(np.var(np.mean(x, axis=1), ddof=1)) if x.shape[0] > 1 else 0.0
+    if within <= 0:
+        return math.nan
+    return math.sqrt((between / within + n - 1) / n)
+
+
+def _ess(x: np.ndarray) -> float:
+    """ESS of chains x (chains, draws) by Geyer's initial monotone sequence over the
+    multi-chain autocorrelation (Stan's estimator)."""
+    chains, n = x.shape
+    if np.ptp(x) < np.finfo(float).resolution:
+        return float(x.size)
+    centred = x - x.mean(axis=1, keepdims=True)
+    size = 1 << (2 * n - 1).bit_length()
+    f = np.fft.rfft(centred, n=size, axis=1)
+    acov = np.fft.irfft(f * np.conj(f), n=size, axis=1)[:, :n] / n          # biased, per chain
+    mean_var = float(np.mean(acov[:, 0])) * n / (n - 1.0)
+    var_plus = mean_var * (n - 1.0) / n + (float(np.var(x.mean(axis=1), ddof=1)) if chains > 1 else 0.0)
+    rho = 1.0 - (mean_var - acov.mean(axis=0)) / var_plus                     # ρ_t, t = 0..n−1
+    rho[0] = 1.0
+    kept = np.zeros(n)
+    kept[:2] = rho[:2]
+    even, odd, t = 1.0, rho[1], 1
+    while t < n - 3 and even + odd > 0.0:                                     # initial positive sequence
+        even, odd = rho[t + 1], rho[t + 2]
+        if even + odd >= 0:
+            kept[t + 1], kept[t + 2] = even, odd
+        t += 2
+    last = t - 2
+    if even > 0:
+        kept[last + 1] = even
+    for t in range(1, last - 1, 2):                                           # made monotone
+        if kept[t + 1] + kept[t + 2] > kept[t - 1] + kept[t]:
+            kept[t + 1] = kept[t + 2] = (kept[t - 1] + kept[t]) / 2.0
+    tau = -1.0 + 2.0 * kept[:last + 1].sum() + kept[last + 1:last + 2].sum()
+    tau = max(tau, 1.0 / math.log10(x.size))
+    return float(x.size / tau) if np.all(np.isfinite(kept)) else math.nan
