@@ -15,7 +15,7 @@ import numpy as np
 from .api import DEFAULT_BACKEND, Program
 from .backends import get_backend
 from .errors import OptionError, require
-from .models import dimod_ir, spin_terms
+from .models import dimod_ir, model_ir, spin_terms
 
 SCHEDULE_TYPES = ("geometric", "linear", "custom")
 
@@ -94,13 +94,19 @@ def _build_sampler_class():
             return self._run(polynomial, num_reads, num_sweeps, beta_range, beta_schedule_type, beta_schedule,
                              None, "random", seed, kwargs)
 
+        def _model(self, model) -> tuple:
+            """(the IR to sample, the columns of the model's variables in it)."""
+            ir = dimod_ir(model, "<dimod>")
+            return ir, np.arange(ir.num_spins)
+
         def _run(self, model, num_reads, num_sweeps, beta_range, schedule_type, schedule, initial_states,
                  generator, seed, kwargs):
             if kwargs:
                 raise OptionError(f"PbitSampler.sample takes no {', '.join(sorted(kwargs))} (parameters: "
                                   f"{', '.join(self.parameters)})")
             t0 = time.perf_counter()
-            ir = dimod_ir(model, "<dimod>")
+            ir, columns = self._model(model)
+            labels = [ir.labels[c] for c in columns]
             if seed is None:
                 seed = int(np.random.SeedSequence().entropy % 2 ** 32)
             initial = "random"
@@ -108,9 +114,10 @@ def _build_sampler_class():
                 parsed = self.parse_initial_states(model, initial_states=initial_states,
                                                    initial_states_generator=generator, num_reads=num_reads,
                                                    seed=seed)
-                order = [parsed.initial_states.variables.index(v) for v in ir.labels]
+                order = [parsed.initial_states.variables.index(v) for v in labels]
                 values = parsed.initial_states.record.sample[:, order].astype(np.int8)
-                initial = (2 * values - 1).astype(np.int8) if model.vartype is dimod.BINARY else values
+                initial = np.ones((len(values), ir.num_spins), dtype=np.int8)      # cells the model leaves free: +1
+                initial[:, columns] = (2 * values - 1) if model.vartype is dimod.BINARY else values
                 num_reads = parsed.num_reads
             reads = 1 if num_reads is None else num_reads
             betas, schedule_type = _schedule(ir, num_sweeps, beta_range, schedule_type, schedule)
@@ -119,7 +126,7 @@ def _build_sampler_class():
                 options["initial"] = np.ascontiguousarray(initial)             # (reads, n)
             res = self.backend.sample(ir, chains=reads, sweeps=len(betas), burn_in=0, thin=len(betas),
                                       beta=betas, seed=seed, **options)
-            values = res.samples
+            values = res.samples[:, columns]
             if model.vartype is dimod.BINARY:
                 values = (values + 1) // 2
             info = {"timing": {**res.info.get("timings", {}), "total_s": time.perf_counter() - t0},
@@ -129,11 +136,68 @@ def _build_sampler_class():
                 if key in res.info:
                     info[key] = res.info[key]
             reads_done = res.num_chains
-            return dimod.SampleSet.from_samples((values, list(ir.labels)), model.vartype, energy=res.energies,
+            return dimod.SampleSet.from_samples((values, labels), model.vartype, energy=res.energies,
                                                 info=info, chain=np.arange(reads_done),
                                                 sweep=np.full(reads_done, res.info.get("sweeps", len(betas))))
 
-    return PbitSampler
+    class FabricSampler(dimod.Structured, PbitSampler):
+        """The emulator on a fabric with a fixed topology (dtca: a 70×70 torus with G12 jumps) as a
+        structured dimod sampler: its nodes are the cells (row, column), its edges the fabric's
+        connections, and a model placed on them runs cell for cell (every cell is clocked, so the
+        energy ledger counts the whole chip)."""
+
+        def __init__(self, fabric: str = "dtca", **options):
+            super().__init__("emulator", fabric=fabric, **options)
+            graph = fabric_graph(fabric)
+            if graph is None:
+                raise OptionError(f"the '{fabric}' fabric has no fixed topology (any graph within its capacity "
+                                  f"fits): use PbitSampler('emulator', fabric='{fabric}')")
+            self.L, self._nodelist, self._edgelist = graph
+            self._properties["topology"] = {"kind": "torus", "L": self.L}
+
+        nodelist = property(lambda self: self._nodelist)
+        edgelist = property(lambda self: self._edgelist)
+
+        @dimod.decorators.bqm_structured
+        def sample(self, bqm, **parameters):
+            """Sample a BQM whose variables are cells and whose interactions are edges of the fabric."""
+            return super().sample(bqm, **parameters)
+
+        def sample_poly(self, polynomial, **parameters):
+            raise OptionError("the fabric couples p-bits in pairs: sample a BinaryQuadraticModel (reduce k-body "
+                              "terms first, e.g. with dimod.make_quadratic)")
+
+        def _model(self, model) -> tuple:
+            """The whole fabric as one L×L variable (row-major placement puts label (r, c) at cell
+            (r, c)); the model's biases on its cells, zero elsewhere."""
+            L, labels = self.L, list(model.variables)
+            index = {v: r * L + c for v, (r, c) in zip(labels, labels)}
+            linear, (rows, cols, values), offset = model.to_numpy_vectors(variable_order=labels)
+            at = np.array([index[v] for v in labels], dtype=np.int64)
+            full = np.zeros(L * L)
+            full[at] = linear
+            ir = model_ir(L * L, full, at[rows], at[cols], values, offset, model.vartype.name,
+                          labels=[(r, c) for r in range(L) for c in range(L)], shape=(L, L), name="<dimod>")
+            return ir, at
+
+    return PbitSampler, FabricSampler
+
+
+def fabric_graph(fabric) -> tuple | None:
+    """(L, nodes, edges) of a fabric with a fixed torus topology, or None: nodes are the cells
+    (row, column), edges join each cell to the cells one of the fabric's jumps away."""
+    from .backends.emulator.fabric import fabric_jumps, load_fabric
+    fab = load_fabric(fabric)
+    if not fab.topology:
+        return None
+    L = int(fab.topology["L"])
+    nodes = [(r, c) for r in range(L) for c in range(L)]
+    edges = set()
+    for r, c in nodes:
+        for dr, dc in fabric_jumps(fab.topology):
+            other = ((r + dr) % L, (c + dc) % L)
+            edges.add(min((r, c), other) + max((r, c), other))
+    return L, nodes, sorted(((a, b), (x, y)) for a, b, x, y in edges)
 
 
 def _schedule(ir, num_sweeps, beta_range, schedule_type, schedule) -> tuple:
@@ -168,8 +232,7 @@ def _pair(beta_range) -> tuple:
 
 
 def __getattr__(name):
-    if name == "PbitSampler":
-        cls = _build_sampler_class()
-        globals()["PbitSampler"] = cls
-        return cls
+    if name in ("PbitSampler", "FabricSampler"):
+        globals()["PbitSampler"], globals()["FabricSampler"] = _build_sampler_class()
+        return globals()[name]
     raise AttributeError(f"module 'pbitlang.dimod' has no attribute '{name}'")

@@ -26,10 +26,11 @@ MAX_BINARY_ORDER = 16          # a BINARY k-body term becomes 2^k spin terms
 
 
 def model_ir(num: int, linear=None, rows=(), cols=(), values=(), offset: float = 0.0, vartype: str = "SPIN",
-             labels=None, higher=(), name: str = "<model>"):
+             labels=None, higher=(), name: str = "<model>", shape: tuple | None = None):
     """The IR of E = offset + Σ linear_i v_i + Σ_k values_k v_rows_k v_cols_k + Σ c Π_{i∈term} v_i over
     `num` variables v (±1 for SPIN, 0/1 for BINARY).  Quadratic entries may repeat (they add) and
-    may be self-terms (v_i² = 1 or v_i); `higher` is an iterable of (indices, coefficient)."""
+    may be self-terms (v_i² = 1 or v_i); `higher` is an iterable of (indices, coefficient).  The
+    variables are one declared variable (`s` or `x`) of `shape` (default (num,))."""
     vartype = str(getattr(vartype, "name", vartype)).upper()
     if vartype not in VARTYPES:
         raise DataError(f"vartype must be SPIN or BINARY, got {vartype!r}")
@@ -79,7 +80,8 @@ def model_ir(num: int, linear=None, rows=(), cols=(), values=(), offset: float =
     if len(labels) != num or len(set(labels)) != num:
         raise DataError("the labels must name every variable once")
     return make_ir(num_spins=num, h=h, J=J, offset=offset, colors=colors,
-                   layout={"x" if kind == "bit" else "s": (0, (num,), kind)}, kbody=kbody, name=name, labels=labels)
+                   layout={"x" if kind == "bit" else "s": (0, tuple(shape or (num,)), kind)}, kbody=kbody, name=name,
+                   labels=labels)
 
 
 def _spin_terms(indices: tuple, coeff: float, vartype: str, num: int):

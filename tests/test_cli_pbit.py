@@ -61,7 +61,7 @@ def test_beta_anneal_and_backends_listing(capsys):
     (["run", ISING, "--backend", "quantum"], "unknown backend 'quantum'"),
     (["run", ISING, "--given", "q[0]=1"], "names no variable"),
     (["run", ISING, "--option", "frob=1"], "has no option 'frob'"),
-    (["run", ISING, "-D", "L=4096", "--chains", "64", "--sweeps", "100000"], "GiB"),
+    (["run", ISING, "-D", "L=256", "--chains", "64", "--sweeps", "100000"], "GiB"),
     (["run", "nothere.pbir"], "no such file"),
     (["run", "nothere.pb"], "nothere.pb: no such file"),
 ])

@@ -163,6 +163,26 @@ def test_the_emulator_as_a_dimod_sampler_reports_its_ledger():
     assert ss.info["energy_per_sample_J"] > 0 and ss.info["latency_per_sample_s"] > 0 and ss.info["ledger"]
 
 
+def test_a_fabric_with_a_topology_is_a_structured_dimod_sampler():
+    from pbitlang.dimod import FabricSampler
+    sampler = FabricSampler("dtca")
+    dimod.testing.assert_structured_api(sampler)
+    assert len(sampler.nodelist) == 70 * 70 and len(sampler.edgelist) == 70 * 70 * 12 // 2     # G12
+    assert ((0, 0), (4, 1)) in sampler.edgelist and ((0, 0), (0, 2)) not in sampler.edgelist
+    edges = [((0, c), (0, c + 1)) for c in range(10)] + [((0, 0), (4, 1))]
+    bqm = dimod.BinaryQuadraticModel({(4, 1): 0.3}, {e: -1.0 for e in edges}, 0.5, "SPIN")
+    ss = sampler.sample(bqm, num_reads=8, num_sweeps=300, seed=1)
+    dimod.testing.assert_sampleset_energies(ss, bqm)
+    assert set(ss.variables) == set(bqm.variables) and ss.first.energy == pytest.approx(-10.8)
+    assert ss.info["energy_per_sample_J"] > 300 * 4900 * 1e-15             # every cell of the chip is clocked
+    one = sampler.sample(dimod.BinaryQuadraticModel({(9, 9): 1.0}, {}, 0, "SPIN"), num_reads=8, num_sweeps=300)
+    assert one.info["energy_per_sample_J"] == pytest.approx(ss.info["energy_per_sample_J"], rel=0.05)
+    with pytest.raises(dimod.exceptions.BinaryQuadraticModelStructureError):
+        sampler.sample(dimod.BinaryQuadraticModel({}, {((0, 0), (0, 2)): 1.0}, 0, "SPIN"))
+    with pytest.raises(pb.OptionError, match="no fixed topology"):
+        FabricSampler("fpga")
+
+
 def test_sample_poly_samples_k_body_terms():
     poly = dimod.BinaryPolynomial({("a", "b", "c"): -1.0, ("a",): 0.2, ("c", "d"): 0.5}, "SPIN")
     ss = PbitSampler().sample_poly(poly, num_reads=16, num_sweeps=300, seed=2)

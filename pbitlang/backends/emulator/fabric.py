@@ -226,13 +226,7 @@ def check_and_place(ir, fabric: Fabric) -> dict:
     if not topo:
         return {"kind": "direct", "cells_used": n}
     L = int(topo["L"])
-    jumps = set()
-    for dx, dy in topo["jumps"]:
-        v = (dx, dy)
-        for _ in range(int(topo.get("rotations", 4))):
-            jumps.add((v[0] % L, v[1] % L))
-            jumps.add(((-v[0]) % L, (-v[1]) % L))
-            v = (-v[1], v[0])
+    jumps = fabric_jumps(topo)
     cell = _row_major_cells(ir, L)
     if cell is None:
         raise BackendError(f"the program's variables do not fit the {L}×{L} '{fabric.name}' fabric row by row")
@@ -248,6 +242,20 @@ def check_and_place(ir, fabric: Fabric) -> dict:
                            f"{tuple(int(x) for x in cell[i])} and {tuple(int(x) for x in cell[j])}, a jump of {(int(d[0][k]), int(d[1][k]))}")
     return {"kind": "row-major torus", "L": L, "cells_used": n, "origin": {name: [int(cell[s][0]), int(cell[s][1])]
             for name, (s, shape, _) in ir.layout.items() if math.prod(shape)}}
+
+
+def fabric_jumps(topo: dict) -> set:
+    """Every (row, column) offset, modulo L, that joins two cells of a torus topology: each listed
+    jump, its rotations and their reverses."""
+    L = int(topo["L"])
+    jumps = set()
+    for dx, dy in topo["jumps"]:
+        v = (dx, dy)
+        for _ in range(int(topo.get("rotations", 4))):
+            jumps.add((v[0] % L, v[1] % L))
+            jumps.add(((-v[0]) % L, (-v[1]) % L))
+            v = (-v[1], v[0])
+    return jumps
 
 
 def _row_major_cells(ir, L: int):
