@@ -5,7 +5,7 @@ SimulatedAnnealingSampler at the same constant β, in one run, beside the C roof
 Models: the 2D periodic ferromagnet L=64 and the 3D Edwards–Anderson glass L=16, 64 chains (reads)
 × 1000 sweeps at the program's β.  Every rate is spin updates per ns of wall time for the whole
 call (conversion, colouring, sampling, the SampleSet): the adapter's overhead is its wall time over
-prog.sample's, minus one.  Each measurement is the best of three rounds (the machine is noisy).
+prog.sample's, minus one.  Each measurement is the best of five rounds (the machine is noisy).
 Prints a table and writes benchmarks/results/interop.json."""
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from common import Probe, cpu_info, print_table, write_json  # noqa: E402
 import pbitlang as pb  # noqa: E402
 
 CASES = [("ising2d", 64, 2), ("ea3d", 16, 3)]
+ROUNDS = 5
 
 
 def ising_dicts(ir) -> tuple:
@@ -65,7 +66,7 @@ def main(argv=None):
             call()
         best = {label: float("inf") for label in runs}
         probe_rate = None
-        for _ in range(3):
+        for _ in range(ROUNDS):
             p = probe.run(L, C, S, dim, repeats=1)
             probe_rate = p if probe_rate is None or (p is not None and p > probe_rate) else probe_rate
             for label, call in runs.items():
