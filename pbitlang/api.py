@@ -32,12 +32,25 @@ class Program:
     def with_weights(self, theta) -> "Program":
         return Program(self.ir.with_weights(theta), self.timings)
 
+    def to_ommx(self):
+        """The model as an OMMX Instance to minimise (extra `ommx`): a binary decision variable per
+        spin, named from the layout, and the energy over bits as its objective."""
+        from .models import to_ommx
+        return to_ommx(self.ir)
+
     def to_dimod(self):
         """The model as a dimod BinaryQuadraticModel (a BinaryPolynomial when it has k-body factors):
         BINARY when every variable is a bit, labelled `s[3, 4]` or by the model's own labels;
         evidence substituted.  Needs the `dimod` extra."""
         from .models import to_dimod
         return to_dimod(self.ir)
+
+
+def from_ommx(instance, penalty: float | None = None) -> Program:
+    """An OMMX Instance as a Program (extra `ommx`): its QUBO by OMMX's to_qubo(), constraints as
+    penalties of weight `penalty`, labelled by decision-variable ids."""
+    from .models import ommx_ir
+    return Program(ommx_ir(instance, penalty))
 
 
 def load_model(path, format: str | None = None) -> Program:

@@ -414,18 +414,90 @@ def write_model(ir, path, format: str | None = None) -> None:
         Path(tmp).write_bytes(blob)
 
 
+def binary_terms(ir) -> tuple:
+    """(offset, linear, rows, cols, values, {term: coeff} of order ≥ 3) of the model over bits
+    x = (1 + s)/2, evidence substituted: s = 2x − 1 expanded term by term."""
+    h, rows, cols, values, offset, higher = spin_terms(ir)
+    J_sum = np.bincount(rows, values, minlength=len(h)) + np.bincount(cols, values, minlength=len(h))
+    offset += values.sum() - h.sum()
+    linear = 2 * h - 2 * J_sum
+    rows, cols, values = rows.copy(), cols.copy(), 4 * values
+    extra = defaultdict(float)
+    for idx, coeff in higher.values():
+        if idx.shape[1] > MAX_BINARY_ORDER:
+            raise LimitError(f"a term of order {idx.shape[1]} expands to 2^{idx.shape[1]} terms over bits "
+                             f"(at most order {MAX_BINARY_ORDER})")
+        for term, c in zip(idx.tolist(), coeff.tolist()):         # Π (2x_i − 1) = Σ_S 2^|S| (−1)^(k−|S|) Π_S x
+            k = len(term)
+            for size in range(k + 1):
+                for subset in itertools.combinations(sorted(term), size):
+                    extra[subset] += c * 2.0 ** size * (-1.0) ** (k - size)
+    for term, c in extra.items():
+        if len(term) == 0:
+            offset += c
+        elif len(term) == 1:
+            linear[term[0]] += c
+        elif len(term) == 2:
+            rows, cols, values = np.r_[rows, term[0]], np.r_[cols, term[1]], np.r_[values, c]
+    higher_bits = {t: c for t, c in extra.items() if len(t) >= 3 and c != 0}
+    return float(offset), linear, rows, cols, values, higher_bits
+
+
 def coo_text(ir) -> str:
     """COO over the spin indices 0..n−1 (BINARY when every variable is a bit), with the offset."""
-    h, rows, cols, values, offset, higher = spin_terms(ir)
-    if higher:
+    if ir.kbody:
         raise DataError("a COO file holds a quadratic model; this one has k-body factors")
     binary = bool(ir.layout) and all(kind == "bit" for _, _, kind in ir.layout.values())
-    if binary:                                    # s = 2x − 1
-        J_sum = np.bincount(rows, values, minlength=len(h)) + np.bincount(cols, values, minlength=len(h))
-        offset += values.sum() - h.sum()
-        h = 2 * h - 2 * J_sum
-        values = 4 * values
+    if binary:
+        offset, h, rows, cols, values, _ = binary_terms(ir)
+    else:
+        h, rows, cols, values, offset, _ = spin_terms(ir)
     out = [f"# vartype={'BINARY' if binary else 'SPIN'}", f"# offset={float(offset)!r}"]
     out += [f"{i} {i} {v!r}" for i, v in enumerate(h.tolist()) if v != 0]
     out += [f"{i} {j} {v!r}" for i, j, v in zip(rows.tolist(), cols.tolist(), values.tolist()) if v != 0]
     return "\n".join(out) + "\n"
+
+
+# ---- OMMX -------------------------------------------------------------------------------------
+def ommx_ir(instance, penalty: float | None = None):
+    """The IR of an OMMX Instance: its QUBO by OMMX's own to_qubo() (maximisation negated,
+    constraints as penalties of weight `penalty`, integers log-encoded into binaries), labelled
+    by the decision variables' ids."""
+    require("ommx.v1", "ommx", "OMMX interop")
+    if instance.constraints and penalty is None:
+        raise DataError(f"the instance has {len(instance.constraints)} constraints: give penalty= (the weight of "
+                        f"OMMX's uniform penalty method) to sample it as an unconstrained model")
+    copy = type(instance).from_bytes(instance.to_bytes())       # to_qubo rewrites the instance it is given
+    qubo, offset = copy.to_qubo(uniform_penalty_weight=penalty) if instance.constraints else copy.to_qubo()
+    labels = sorted({i for pair in qubo for i in pair})
+    index = {v: k for k, v in enumerate(labels)}
+    pairs = np.array([(index[i], index[j]) for i, j in qubo], dtype=np.int64).reshape(-1, 2)
+    return model_ir(len(labels), None, pairs[:, 0], pairs[:, 1], list(qubo.values()), offset, "BINARY",
+                    labels=labels, name="<ommx>")
+
+
+def to_ommx(ir):
+    """The model as an OMMX Instance to minimise: a binary decision variable per spin (id = its
+    index, name and subscripts from the layout), the energy over bits as the objective (a
+    polynomial when it has k-body terms), evidence substituted."""
+    v1 = require("ommx.v1", "ommx", "OMMX interop")
+    offset, linear, rows, cols, values, higher = binary_terms(ir)
+    owner = {}
+    for name, (start, shape, _) in ir.layout.items():
+        for k in range(math.prod(shape)):
+            owner[start + k] = (name, [int(x) for x in np.unravel_index(k, shape)] if shape else [])
+    variables = [v1.DecisionVariable.binary(i, name=owner.get(i, ("s", [i]))[0], subscripts=owner.get(i, ("s", [i]))[1])
+                 for i in range(ir.num_spins)]
+    lin = {i: float(c) for i, c in enumerate(linear.tolist()) if c != 0}
+    if higher:
+        terms = {(i,): c for i, c in lin.items()}
+        for i, j, c in zip(rows.tolist(), cols.tolist(), values.tolist()):
+            terms[(i, j)] = terms.get((i, j), 0.0) + c
+        terms.update({tuple(t): c for t, c in higher.items()})
+        terms[()] = offset
+        objective = v1.Polynomial(terms=terms)
+    else:
+        objective = v1.Quadratic(columns=cols.tolist(), rows=rows.tolist(), values=values.tolist(),
+                                 linear=v1.Linear(terms=lin, constant=offset))
+    return v1.Instance.from_components(decision_variables=variables, objective=objective, constraints=[],
+                                       sense=v1.Instance.MINIMIZE)

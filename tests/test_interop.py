@@ -394,3 +394,43 @@ def test_without_the_extras_the_core_still_works_and_says_which_extra(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "pip install 'pbitlang[dimod]'" in done.stdout and "pip install 'pbitlang[arviz]'" in done.stdout
+
+
+# ---- OMMX --------------------------------------------------------------------------------------
+def test_ommx_instances_in_and_out():
+    v1 = pytest.importorskip("ommx.v1")
+    x = [v1.DecisionVariable.binary(i + 10, name="x", subscripts=[i]) for i in range(4)]
+    objective = x[0] * x[1] - 2 * x[2] + 0.5 * x[3] * x[1] + 1.5
+    inst = v1.Instance.from_components(decision_variables=x, objective=objective, constraints=[],
+                                       sense=v1.Instance.MAXIMIZE)
+    prog = pb.from_ommx(inst)
+    assert list(prog.ir.labels) == [10, 11, 12, 13]
+    S = all_states(4)
+    for s in S:
+        value = inst.evaluate({label: int((v + 1) // 2) for label, v in zip(prog.ir.labels, s)}).objective
+        assert prog.ir.energy(s[None])[0] == pytest.approx(-value)       # maximised: the energy is its negative
+    assert inst.sense == v1.Instance.MAXIMIZE                               # the user's instance is left as it was
+    for source in ("spin s[4]; energy -s[0] * s[1] * s[2] + 0.5 * s[3] * s[1] - s[2] + 0.25;",
+                   "bit b[2, 2]; energy -b[0, 0] * b[1, 1] + 2 * b[0, 1]; given b[1, 0] = 1;"):
+        prog = pb.compile(source)
+        out = prog.to_ommx()
+        for s in all_states(prog.ir.num_spins):
+            if np.any(s[prog.ir.clamp_index] != prog.ir.clamp_value.reshape(-1)):
+                continue
+            value = out.evaluate({i: int((v + 1) // 2) for i, v in enumerate(s)}).objective
+            assert value == pytest.approx(prog.ir.energy(s[None])[0])
+    names = {(v.name, tuple(v.subscripts)) for v in pb.compile("bit b[2, 2]; energy b[0, 1];").to_ommx().decision_variables}
+    assert ("b", (0, 1)) in names
+
+
+def test_ommx_constraints_need_a_penalty():
+    v1 = pytest.importorskip("ommx.v1")
+    x = [v1.DecisionVariable.binary(i) for i in range(3)]
+    inst = v1.Instance.from_components(decision_variables=x, objective=x[0] - x[1] + 0.5 * x[2],
+                                       constraints=[(x[0] + x[1] + x[2] == 1).set_id(0)], sense=v1.Instance.MINIMIZE)
+    with pytest.raises(pb.DataError, match="penalty="):
+        pb.from_ommx(inst)
+    prog = pb.from_ommx(inst, penalty=4.0)
+    res = prog.sample(chains=16, sweeps=300, beta=3.0, seed=0)
+    best = res.samples[np.argmin(res.energies)]
+    assert ((best + 1) // 2).sum() == 1                                     # the penalty makes it one-hot
