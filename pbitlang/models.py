@@ -380,22 +380,88 @@ def _labelled(entries: list, vartype: str, offset: float, name: str):
                     labels=[int(x) for x in labels], name=name)
 
 
+BQM_MAGIC = b"DIMODBQM"
+BQM_DTYPES = {"float32", "float64"}
+BQM_ITYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+MAX_HEADER_BYTES = 1 << 20
+
+
 def _read_bqm(path: Path):
-    dimod = require("dimod", "dimod", "a dimod BQM file")
+    """dimod's BQM file (format versions 1–2, what BinaryQuadraticModel.to_file writes), read and
+    checked here: dimod's own reader trusts the indices in the file, and a damaged one crashes it."""
     try:
         size = path.stat().st_size
         if size > available_memory() // 20:
             raise LimitError(f"{path}: {size:,} bytes is too large a model file for this machine's free memory")
-        with open(path, "rb") as fh:
-            bqm = dimod.BinaryQuadraticModel.from_file(fh)
+        blob = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except PbitError:
-        raise
-    except Exception as err:  # noqa: BLE001 - dimod's reader fails on damaged files in many ways
-        raise DataError(f"{path}: not a dimod BQM file, or a damaged one ({type(err).__name__}: "
-                        f"{str(err)[:200]})") from None
-    return dimod_ir(bqm, str(path))
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        return _bqm_ir(blob, str(path))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a dimod BQM file, or a damaged one ({str(err)[:200]})") from None
+
+
+def _bqm_ir(blob: bytes, name: str):
+    import json
+    if blob[:8] != BQM_MAGIC or len(blob) < 14:
+        raise ValueError("it does not start with DIMODBQM")
+    version = (blob[8], blob[9])
+    if version[0] not in (1, 2):
+        raise ValueError(f"format version {version[0]}.{version[1]} (pbitlang reads versions 1 and 2)")
+    header_len = int.from_bytes(blob[10:14], "little")
+    if header_len > MAX_HEADER_BYTES or 14 + header_len > len(blob):
+        raise ValueError("the header is longer than the file")
+    head = json.loads(blob[14:14 + header_len].decode("ascii"))
+    if not isinstance(head, dict) or head.get("vartype") not in VARTYPES:
+        raise ValueError("the header has no SPIN or BINARY vartype")
+    if head.get("dtype") not in BQM_DTYPES or head.get("itype") not in BQM_ITYPES or head.get("ntype") not in BQM_ITYPES:
+        raise ValueError("unknown number types in the header")
+    shape = head.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(k, int) and not isinstance(k, bool)
+                                                              and k >= 0 for k in shape)):
+        raise ValueError("the header's shape must be two whole numbers ≥ 0")
+    n, m = shape
+    dtype, itype, ntype = (np.dtype(head[k]).newbyteorder("<") for k in ("dtype", "itype", "ntype"))
+    linear_t = np.dtype([("nidx", ntype), ("bias", dtype)])
+    quad_t = np.dtype([("outvar", itype), ("bias", dtype)])
+    pos = 14 + header_len
+    need = dtype.itemsize + n * linear_t.itemsize + 2 * m * quad_t.itemsize
+    if pos + need > len(blob):
+        raise ValueError(f"the header promises {n} variables and {m} interactions, the file is shorter")
+    offset = float(np.frombuffer(blob, dtype, 1, pos)[0])
+    pos += dtype.itemsize
+    lin = np.frombuffer(blob, linear_t, n, pos)
+    pos += n * linear_t.itemsize
+    quad = np.frombuffer(blob, quad_t, 2 * m, pos)
+    pos += 2 * m * quad_t.itemsize
+    starts = lin["nidx"].astype(np.int64)
+    if n and (starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > 2 * m):
+        raise ValueError("the neighbourhood offsets are out of order")
+    owner = np.repeat(np.arange(n), np.diff(np.r_[starts, 2 * m])) if n else np.zeros(0, np.int64)
+    other = quad["outvar"].astype(np.int64)
+    if len(owner) != 2 * m or np.any((other < 0) | (other >= n)) or np.any(other == owner):
+        raise ValueError("an interaction names a variable outside the model")
+    lower = other < owner                                         # each interaction once, as dimod reads it
+    labels = list(range(n))
+    if head.get("variables"):
+        if version[0] == 1:
+            raw = head["variables"]
+        else:
+            if blob[pos:pos + 4] != b"VARS" or pos + 8 > len(blob):
+                raise ValueError("the variable labels are missing")
+            length = int.from_bytes(blob[pos + 4:pos + 8], "little")
+            if pos + 8 + length > len(blob) or length > len(blob):
+                raise ValueError("the variable labels are longer than the file")
+            raw = json.loads(blob[pos + 8:pos + 8 + length].decode("utf-8"))
+        if not isinstance(raw, list) or len(raw) != n:
+            raise ValueError("the variable labels do not match the number of variables")
+        from .ir import label_from_json
+        labels = [label_from_json(x) for x in raw]
+    return model_ir(n, lin["bias"].astype(np.float64), owner[lower], other[lower],
+                    quad["bias"][lower].astype(np.float64), offset, head["vartype"], labels=labels, name=name)
 
 
 def write_model(ir, path, format: str | None = None) -> None:

@@ -434,3 +434,38 @@ def test_ommx_constraints_need_a_penalty():
     res = prog.sample(chains=16, sweeps=300, beta=3.0, seed=0)
     best = res.samples[np.argmin(res.energies)]
     assert ((best + 1) // 2).sum() == 1                                     # the penalty makes it one-hot
+
+
+@pytest.mark.parametrize("name", ["m.coo", "g.gset", "q.qubo", "m.bqm"])
+def test_damaged_model_files_raise_only_clear_errors(tmp_path, name):
+    """Seeded damage (bytes flipped, cut, lines repeated) to each format: a PbitError or a model,
+    never another exception, and never a model with non-finite biases."""
+    texts = {"m.coo": "# vartype=SPIN\n0 0 1.5\n0 5 -2\n5 7 0.25\n", "g.gset": "4 4\n1 2 1\n2 3 1\n3 4 2\n4 1 -1\n",
+             "q.qubo": "c x\np qubo 0 4 2 1\n0 0 3\n2 2 -1\n0 2 0.5\n"}
+    if name == "m.bqm":
+        bqm = random_bqm(6, "BINARY", 3, LABELS[2][:6])
+        good = bqm.to_file().read()
+        (tmp_path / "good.bqm").write_bytes(good)
+        ir = read_model(tmp_path / "good.bqm")                  # read by pbitlang, not by dimod's reader
+        assert list(ir.labels) == list(bqm.variables)
+        assert_same_energy(ir, bqm)
+    else:
+        good = texts[name].encode()
+    rng = np.random.default_rng(7)
+    for case in range(150):
+        data = bytearray(good)
+        kind = case % 3
+        if kind == 0:
+            for _ in range(rng.integers(1, 4)):
+                data[rng.integers(len(data))] = int(rng.integers(256))
+        elif kind == 1:
+            data = data[:rng.integers(len(data))]
+        else:
+            data = data + data[rng.integers(len(data)):]
+        path = tmp_path / name
+        path.write_bytes(bytes(data))
+        try:
+            ir = read_model(path)
+        except pb.PbitError:
+            continue
+        assert np.all(np.isfinite(ir.h)) and np.all(np.isfinite(ir.J.data)) and np.isfinite(ir.offset)
