@@ -25,8 +25,14 @@ class Program:
     def save(self, path) -> None:
         self.ir.save(path)
 
-    def sample(self, backend=DEFAULT_BACKEND, **options):
-        """Draw samples with a backend (see pbitlang.list_backends())."""
+    def sample(self, backend=DEFAULT_BACKEND, client=None, shards: int | None = None, **options):
+        """Draw samples with a backend (see pbitlang.list_backends()); with a dask.distributed
+        `client`, the chains run in `shards` tasks on its workers, with the same result."""
+        if client is not None:
+            from .distributed import sample_on
+            return sample_on(client, backend, self.ir, shards, **options)
+        if shards is not None:
+            raise PbitError("shards= splits the chains over a Dask cluster: give client= too")
         return run_backend(self.ir, backend, **options)
 
     def with_weights(self, theta) -> "Program":

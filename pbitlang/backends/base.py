@@ -42,7 +42,10 @@ class Kernel(ABC):
     clamps are applied too).  Built once by Backend.prepare; run() as often as weights change.
 
     State: (n, chains) int8 ±1, C-contiguous, updated in place: chains carried from run to run need
-    no copies."""
+    no copies.  Column c is chain first_chain + c: its random streams come from (seed, that index)
+    alone, so a run of some chains of a larger one draws exactly what the larger run draws there."""
+
+    first_chain = 0
 
     def __init__(self, ir, chains: int, clamp_index=()):
         ensure_valid(ir)
@@ -58,6 +61,10 @@ class Kernel(ABC):
         self.h, self.J_data = ir.h, ir.J.data
         self.version = 0                                # counts the weights loaded: what is built from them says which
         self._model, self._model_version = None, -1
+
+    @property
+    def chain_ids(self) -> np.ndarray:
+        return np.arange(self.first_chain, self.first_chain + self.chains)
 
     @abstractmethod
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
@@ -152,6 +159,7 @@ class Backend(ABC):
             return sample_tempering(self, ir, spec, tempering, own)
         t0 = time.perf_counter()
         kernel = self.prepare(ir, spec.chains, spec.clamp_index, **own)
+        kernel.first_chain = spec.first_chain
         state = initial_state(ir, spec)
         record = np.empty((spec.kept, ir.num_spins, spec.chains), dtype=np.int8)
         t1 = start(kernel, ir.h, ir.J.data, spec.clamp_value, state, spec.betas, spec.seed)

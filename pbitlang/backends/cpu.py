@@ -54,8 +54,9 @@ def kbody_table(ir):
     return ptr, np.concatenate(coeffs)[order].astype(np.float32), np.concatenate(others)[order].astype(np.int64)
 
 
-def chain_streams(seed: int, chains: int) -> tuple:
-    """The per-chain xoroshiro128+ states (s0, s1), from (seed, chain) alone (s1 odd: never all zero)."""
+def chain_streams(seed: int, chains) -> tuple:
+    """The per-chain xoroshiro128+ states (s0, s1) of chains (a count, or their indices), from
+    (seed, chain) alone (s1 odd: never all zero)."""
     words = chain_words(seed, chains, 2, stream=2)
     return words[0].copy(), words[1] | np.uint64(1)
 
@@ -99,7 +100,7 @@ class CpuKernel(Kernel):
         self.load(h, J_data, clamp_values, state)                  # checks the state, weights and clamps
         fresh = seed is not None or self.s0 is None
         if fresh:
-            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chains)
+            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chain_ids)
         out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
         blas = one_blas_thread() if self.tiles.num_tiles else None
         try:

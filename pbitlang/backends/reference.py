@@ -59,12 +59,17 @@ class ReferenceKernel(Kernel):
     def __init__(self, ir, chains: int, clamp_index=()):
         super().__init__(ir, chains, clamp_index)
         self.blocks = [ColourBlock(ir, spins) for spins in ColourBlocks(ir.colors, self.free)]
-        self.rng = np.random.default_rng(0)
+        self.rngs = None
+
+    def uniforms(self, count: int) -> np.ndarray:
+        """(count, chains) uniforms, each chain's column from its own generator, seeded by (seed,
+        chain index) alone: a chain draws the same whatever other chains run beside it."""
+        return np.stack([rng.random(count) for rng in self.rngs], axis=1)
 
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
         self.load(h, J_data, clamp_values, state)
-        if seed is not None:
-            self.rng = np.random.default_rng(seed)
+        if seed is not None or self.rngs is None:
+            self.rngs = [np.random.default_rng([seed or 0, int(c)]) for c in self.chain_ids]
         ir = self.ir
         h = np.asarray(self.h, dtype=np.float64)
         J = sp.csr_array((np.asarray(self.J_data, dtype=np.float64), ir.J.indices, ir.J.indptr), shape=ir.J.shape)
@@ -73,7 +78,7 @@ class ReferenceKernel(Kernel):
         for j, beta in enumerate(betas):          # beta: a number, or a row of one per chain
             for block in self.blocks:
                 F = block.fields(ir, h, J, X)
-                X[block.spins] = heat_bath(F, beta, self.rng.random(F.shape))
+                X[block.spins] = heat_bath(F, beta, self.uniforms(len(block.spins)))
             if record is not None and record.due(j):
                 record.out[record.kept] = X
                 record.kept += 1

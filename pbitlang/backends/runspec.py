@@ -19,6 +19,8 @@ COMMON_OPTIONS = {
     "beta": "inverse temperature: a number, or one value per sweep (burn_in + sweeps) to anneal; "
             "None takes the program's beta, else 1.0",
     "seed": "seed of the random stream (default 0): same seed, same samples",
+    "first_chain": "the index of the first chain (default 0): every chain draws from (seed, its index) alone, so "
+                   "chains a..a+k−1 of a larger run can run anywhere, alone, and come out the same",
     "initial": "'random' (default), 'up', 'down', or an array (n,) or (chains, n) of ±1",
     "clamps": "extra evidence: {'s[0, 1]': 1, 'b': array, ...} (values ±1 for spins, 0/1 for bits)",
     "clamp_spins": "per-chain evidence: (spin indices (k,), values (chains, k) of ±1); used by denoising chains",
@@ -43,6 +45,12 @@ class RunSpec:
     clamp_index: np.ndarray
     clamp_value: np.ndarray    # (chains, k): per-chain values
     progress: object
+    first_chain: int = 0
+
+    @property
+    def chain_ids(self) -> np.ndarray:
+        """The index of each chain: its random streams come from (seed, index) alone."""
+        return np.arange(self.first_chain, self.first_chain + self.chains)
 
     @property
     def kept(self) -> int:
@@ -68,6 +76,7 @@ class RunSpec:
 
 MAX_COUNT = 10**12          # chains, sweeps, burn-in, thin: beyond any run that could finish
 MAX_SEED = 2**64 - 1        # seeds key 64-bit random streams
+MAX_CHAIN_INDEX = 2**40     # a chain's index keys its streams (times the words it draws, within 64 bits)
 MAX_SCHEDULE = 10**8        # values of a β schedule given one per sweep
 
 
@@ -155,7 +164,8 @@ def run_spec(ir, options: dict) -> RunSpec:
         if arr.shape not in ((ir.num_spins,), (chains, ir.num_spins)) or not all_in(arr, (-1, 1)):
             raise OptionError(f"an initial state must be ±1 of shape ({ir.num_spins},) or ({chains}, {ir.num_spins})")
     progress = options.get("progress")
-    return RunSpec(chains, sweeps, burn_in, thin, betas, seed, initial, idx, val, progress)
+    first_chain = int_option(options, "first_chain", 0, 0, MAX_CHAIN_INDEX)
+    return RunSpec(chains, sweeps, burn_in, thin, betas, seed, initial, idx, val, progress, first_chain)
 
 
 def all_in(arr, allowed: tuple) -> bool:
@@ -272,7 +282,7 @@ def initial_state(ir, spec: RunSpec) -> np.ndarray:
     if isinstance(spec.initial, str):
         if spec.initial == "random":
             W = (n + 63) // 64
-            words = chain_words(spec.seed, C, W, stream=1).astype("<u8")          # (W, C)
+            words = chain_words(spec.seed, spec.chain_ids, W, stream=1).astype("<u8")     # (W, C)
             bits = np.unpackbits(words.view(np.uint8).reshape(W, C, 8), axis=2, bitorder="little")
             X = 2 * bits.transpose(0, 2, 1).reshape(64 * W, C)[:n].astype(np.int8) - 1
         else:

@@ -90,6 +90,8 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     the columns' energies, one round of swaps; samples recorded at the top of the ladder."""
     if spec.constant_beta is None:
         raise OptionError("parallel tempering samples at one β; give tempering a ladder instead of a β schedule")
+    if spec.first_chain:
+        raise OptionError("parallel tempering runs its replica sets together: first_chain must be 0")
     beta = spec.constant_beta
     ladder, adaptive = ladder_from(option, beta)
     R = len(ladder)

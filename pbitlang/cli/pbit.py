@@ -48,6 +48,12 @@ def build_parser() -> Parser:
     r.add_argument("--given", action="append", metavar="VAR[i,j]=V", help="extra evidence (repeatable)")
     r.add_argument("--tempering", metavar="R:BETA_MIN[:adaptive]",
                    help="parallel tempering with R replicas per chain from BETA_MIN up to the run's β")
+    r.add_argument("--dask", metavar="ADDRESS|local:N",
+                   help="run the chains on a Dask cluster: a scheduler's address, or local:N for N worker "
+                        "processes started and stopped by this command (extra 'dask'); the samples are the same "
+                        "as in one process")
+    r.add_argument("--shards", type=positive, help="tasks the chains are split into with --dask (default: one per "
+                                                    "worker thread)")
     r.add_argument("-o", "--output", help="write the samples (npz + JSON); checked before the run starts")
     r.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     r.add_argument("--progress", action="store_true", help="progress lines on stderr even when it is not a terminal")
@@ -230,10 +236,15 @@ def _run(args) -> int:
         except ValueError:
             raise OptionError(f"--tempering takes R:BETA_MIN[:adaptive], got '{args.tempering}'") from None
     options.update(_options(args))
-    progress = _progress(args.progress)
-    if progress is not None and "progress" in backend.options and (args.progress or not args.json):
-        options["progress"] = progress
-    res = backend.sample(prog.ir, **options)
+    if args.dask:
+        res = _sample_on_dask(args, backend, prog, options)
+    else:
+        if args.shards is not None:
+            raise OptionError("--shards splits the chains over a Dask cluster: give --dask too")
+        progress = _progress(args.progress)
+        if progress is not None and "progress" in backend.options and (args.progress or not args.json):
+            options["progress"] = progress
+        res = backend.sample(prog.ir, **options)
     if args.output:
         res.save(args.output)
     summary = res.summary()
@@ -246,6 +257,27 @@ def _run(args) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _sample_on_dask(args, backend, prog, options):
+    """--dask ADDRESS or local:N: the chains in shards on the cluster's workers."""
+    from ..distributed import connect, local_client, sample_on
+    if args.dask.startswith("local:"):
+        try:
+            workers = int(args.dask.split(":", 1)[1])
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise OptionError(f"--dask local:N takes a number of worker processes ≥ 1, got '{args.dask}'")
+        client, cluster = local_client(workers)
+    else:
+        client, cluster = connect(args.dask), None
+    try:
+        return sample_on(client, backend.name, prog.ir, args.shards, **options)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _beta_text(beta) -> str:

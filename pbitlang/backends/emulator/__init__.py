@@ -66,7 +66,7 @@ class EmulatorKernel(CpuKernel):
             fx.weights(self.weighted(), self.tiles)
             self._written = self.version
         if fresh:
-            fx.seed(0 if seed is None else seed, self.chains)
+            fx.seed(0 if seed is None else seed, self.chains, self.first_chain)
         tables, table_of = fx.tables_for(beta_rows(betas, self.chains, np.float64))
         return fx.drive(self.order, self.ticks, self.q, tables, table_of, self.s0, self.s1, state, self.snapshot,
                         burn_in, thin, out, kept, self.groups)
@@ -154,7 +154,7 @@ class FixedPoint:
             self.stacked = (uniq, np.stack([self.table_of_beta[b] for b in uniq.tolist()]))
         return self.stacked[1], np.ascontiguousarray(which.reshape(betas.shape), dtype=np.int64)
 
-    def seed(self, seed, chains: int) -> None:
+    def seed(self, seed, chains: int, first_chain: int = 0) -> None:
         """The per-p-bit RNG states (xorshift, Galois) and the analog sources' held values, each p-bit's
         from (seed, its chain) alone, as the chains' own streams are."""
         n = self.n
@@ -163,12 +163,12 @@ class FixedPoint:
         if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):      # 32-bit states: half the memory traffic
             keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
             words = np.empty((n, chains), np.uint64)
-            kernels.chain_words(stream_key(seed, 3), 0, words)
+            kernels.chain_words(stream_key(seed, 3), first_chain, words)
             self.pstate = (words & np.uint64(keep)).astype(np.uint32)
             self.pstate[self.pstate == 0] = 1                              # an LFSR must not start at zero
         if self.analog:
             self.hold = np.empty((n, chains), np.uint64)
-            kernels.chain_words(stream_key(seed, 4), 0, self.hold)
+            kernels.chain_words(stream_key(seed, 4), first_chain, self.hold)
             self.hold >>= np.uint64(64 - self.ar["lut_bits"])
 
     def drive(self, order, ticks, q, tables, table_of, s0, s1, S, snapshot, burn_in: int, thin: int, record,

@@ -1,0 +1,90 @@
+"""Chains on a Dask cluster (extra `dask`, imported on first use).
+
+A run's chains are split into shards of consecutive chains; the model is sent to the workers once
+(`scatter`), each shard is one task that runs the backend's kernel on its chains (`first_chain`),
+and the shards' states are joined in chain order.  Every backend draws a chain's random numbers
+from (seed, chain index) alone, so the result is the same, bit for bit, as one process running
+all the chains, for any number of workers, shards and threads; a shard that Dask reruns after a
+worker dies comes out the same too."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .backends import get_backend
+from .errors import OptionError, require
+from .results import SampleResult
+
+ADD_UP = ("spin_updates",)                 # shard figures that add up to the run's
+
+
+def shard_ranges(chains: int, shards: int) -> list:
+    """(first chain, count) of each shard: consecutive chains, sizes differing by at most one."""
+    shards = max(1, min(int(shards), int(chains)))
+    sizes = np.full(shards, chains // shards) + (np.arange(shards) < chains % shards)
+    firsts = np.r_[0, np.cumsum(sizes)[:-1]]
+    return [(int(a), int(k)) for a, k in zip(firsts, sizes)]
+
+
+def run_shard(backend: str, ir, options: dict) -> tuple:
+    """One shard, on a worker: (its states (kept, n, chains), its info)."""
+    res = get_backend(backend).sample(ir, **options)
+    return np.ascontiguousarray(res.native), res.info
+
+
+def sample_on(client, backend: str, ir, shards: int | None = None, **options) -> SampleResult:
+    """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
+    workers: `shards` tasks (default: one per worker thread), joined into one SampleResult."""
+    require("distributed", "dask", "sampling on a Dask cluster")
+    be = get_backend(backend)
+    if options.get("tempering"):
+        raise OptionError("parallel tempering does not run on a Dask cluster yet: run it in one process")
+    if options.get("progress") is not None:
+        raise OptionError("progress is reported by Dask's dashboard when the chains run on a cluster")
+    if options.get("first_chain"):
+        raise OptionError("first_chain is chosen per shard when the chains run on a cluster")
+    be.validate(ir, {k: v for k, v in options.items() if k not in be.kernel_options})   # errors before any task
+    chains = int(options.get("chains", 1))
+    if shards is None:
+        shards = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+    if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
+        raise OptionError(f"shards must be a whole number ≥ 1, got {shards!r}")
+    t0 = time.perf_counter()
+    model = client.scatter(ir, broadcast=True, hash=False)     # its own key: a released earlier scatter of the same
+                                                              # model must not take this run's with it
+    ranges = shard_ranges(chains, shards)
+    futures = [client.submit(run_shard, be.name, model, {**options, "chains": count, "first_chain": first},
+                             pure=False, key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
+               for first, count in ranges]
+    try:
+        parts = client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+    native = np.concatenate([p[0] for p in parts], axis=2)
+    info = dict(parts[0][1])
+    info.update({key: sum(p[1].get(key, 0) for p in parts) for key in ADD_UP})
+    info["chains"] = chains
+    info["shards"] = len(ranges)
+    info["timings"] = {"total_s": time.perf_counter() - t0,
+                       "shard_sampling_s": [p[1].get("timings", {}).get("sampling_s") for p in parts]}
+    info["spin_updates_per_s"] = info["spin_updates"] / info["timings"]["total_s"] if info["timings"]["total_s"] else 0.0
+    return SampleResult.from_native(ir, native, info)
+
+
+def local_client(workers: int):
+    """A LocalCluster of `workers` processes (one thread each) and its Client; close both when done."""
+    distributed = require("distributed", "dask", "--dask local:N")
+    cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")        # any free port: two clusters never clash
+    return distributed.Client(cluster), cluster
+
+
+def connect(address: str, timeout: float = 10.0):
+    """A Client of the scheduler at `address`, or a clear error when it cannot be reached."""
+    distributed = require("distributed", "dask", "--dask ADDRESS")
+    try:
+        return distributed.Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise OptionError(f"cannot reach the Dask scheduler at {address} ({type(err).__name__}: {err})") from None

@@ -1,0 +1,100 @@
+"""Chains on a Dask cluster: the same samples, bit for bit, as one process, for every backend and
+any number of shards; a worker that dies mid-run changes nothing; clear errors."""
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import pbitlang as pb
+from pbitlang.cli.pbit import main as pbit
+
+distributed = pytest.importorskip("distributed")
+from pbitlang.distributed import connect, local_client, sample_on, shard_ranges  # noqa: E402
+
+ISING = "examples/ising2d.pb"
+
+
+@pytest.fixture(scope="module")
+def client():
+    client, cluster = local_client(2)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def prog():
+    return pb.compile(ISING, params={"L": 12})
+
+
+def test_shards_cover_the_chains_in_order():
+    assert shard_ranges(10, 3) == [(0, 4), (4, 3), (7, 3)]
+    assert shard_ranges(2, 5) == [(0, 1), (1, 1)]
+    assert sum(k for _, k in shard_ranges(1000, 7)) == 1000
+
+
+@pytest.mark.parametrize("backend,options,shards", [("cpu", {}, 1), ("cpu", {}, 3), ("cpu", {"threads": 2}, 5),
+                                                    ("reference", {}, 3), ("emulator", {"fabric": "fpga"}, 3)])
+def test_a_cluster_run_is_the_local_run_bit_for_bit(client, prog, backend, options, shards):
+    run = dict(chains=7, sweeps=40, burn_in=10, thin=2, seed=11, **options)
+    local = prog.sample(backend, **run)
+    far = prog.sample(backend, client=client, shards=shards, **run)
+    np.testing.assert_array_equal(far.native, local.native)
+    np.testing.assert_array_equal(far.energies, local.energies)
+    assert far.info["shards"] == min(shards, 7) and far.info["spin_updates"] == local.info["spin_updates"]
+    other_seed = prog.sample(backend, client=client, shards=shards, **{**run, "seed": 12})
+    assert not np.array_equal(other_seed.native, local.native)          # the negative control
+
+
+def test_a_worker_that_dies_mid_run_changes_nothing(client):
+    """One worker's process is killed once a shard is running on it; Dask reruns the shard and
+    the result is the local one (every chain's stream comes from (seed, chain) alone)."""
+    big = pb.compile(ISING, params={"L": 64})
+    run = dict(chains=4, sweeps=30000, thin=300, seed=5)                 # about a second a shard
+    local = big.sample("cpu", **run)
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(res=big.sample("cpu", client=client, shards=2, **run)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < deadline and thread.is_alive():
+        busy = {w: keys for w, keys in client.processing().items() if any("pbit-shard" in str(k) for k in keys)}
+        victim = next(iter(busy), None)
+        if victim is None:
+            time.sleep(0.01)
+    if victim is not None:
+        try:
+            client.run(os._exit, 1, workers=[victim], wait=False)
+        except Exception:  # noqa: BLE001 - the worker goes away while answering
+            pass
+    thread.join(120)
+    assert victim is not None and not thread.is_alive()
+    np.testing.assert_array_equal(box["res"].native, local.native)
+    client.wait_for_workers(2, timeout=60)                                # the nanny restarts it
+
+
+def test_clear_errors(client, prog):
+    with pytest.raises(pb.OptionError, match="tempering"):
+        prog.sample("cpu", client=client, chains=2, sweeps=10, tempering={"replicas": 3})
+    with pytest.raises(pb.OptionError, match="shards"):
+        prog.sample("cpu", client=client, shards=0, chains=2, sweeps=10)
+    with pytest.raises(pb.OptionError):                                   # checked before any task is sent
+        prog.sample("cpu", client=client, chains=0, sweeps=10)
+    with pytest.raises(pb.PbitError, match="client="):
+        prog.sample("cpu", shards=2, chains=2, sweeps=10)
+    with pytest.raises(pb.OptionError, match="cannot reach"):
+        connect("tcp://127.0.0.1:1", timeout=1)
+
+
+def test_pbit_run_on_a_local_cluster(tmp_path, capsys):
+    argv = ["run", ISING, "-D", "L=12", "--chains", "6", "--sweeps", "100", "--seed", "3", "--json"]
+    assert pbit(argv) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert pbit(argv + ["--dask", "local:2", "--shards", "3", "-o", str(tmp_path / "s.npz")]) == 0
+    far = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert far["energy"] == local["energy"] and far["best"] == local["best"] and far["shards"] == 3
+    assert pbit(["run", ISING, "--dask", "local:zero"]) == 2
+    assert pbit(["run", ISING, "--shards", "2"]) == 2
