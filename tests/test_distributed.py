@@ -12,7 +12,7 @@ import pbitlang as pb
 from pbitlang.cli.pbit import main as pbit
 
 distributed = pytest.importorskip("distributed")
-from pbitlang.distributed import connect, local_client, sample_on, shard_ranges  # noqa: E402
+from pbitlang.distributed import connect, local_client, shard_ranges  # noqa: E402
 
 ISING = "examples/ising2d.pb"
 
