@@ -33,10 +33,11 @@ def run_shard(backend: str, ir, options: dict) -> tuple:
     return np.ascontiguousarray(res.native), res.info
 
 
-def sample_on(client, backend: str, ir, shards: int | None = None, **options) -> SampleResult:
+def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, **options) -> SampleResult:
     """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
-    workers: `shards` tasks (default: one per worker thread), joined into one SampleResult."""
-    require("distributed", "dask", "sampling on a Dask cluster")
+    workers: `shards` tasks (default: one per worker thread), joined into one SampleResult.
+    shard_done(finished, shards) is called as shards finish."""
+    distributed = require("distributed", "dask", "sampling on a Dask cluster")
     be = get_backend(backend)
     if options.get("tempering"):
         raise OptionError("parallel tempering does not run on a Dask cluster yet: run it in one process")
@@ -58,6 +59,9 @@ def sample_on(client, backend: str, ir, shards: int | None = None, **options) ->
                              pure=False, key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
                for first, count in ranges]
     try:
+        for finished, _ in enumerate(distributed.as_completed(futures), 1):
+            if shard_done is not None:
+                shard_done(finished, len(futures))
         parts = client.gather(futures)
     except KeyboardInterrupt:
         client.cancel(futures)

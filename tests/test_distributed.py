@@ -93,8 +93,10 @@ def test_pbit_run_on_a_local_cluster(tmp_path, capsys):
     argv = ["run", ISING, "-D", "L=12", "--chains", "6", "--sweeps", "100", "--seed", "3", "--json"]
     assert pbit(argv) == 0
     local = json.loads(capsys.readouterr().out)
-    assert pbit(argv + ["--dask", "local:2", "--shards", "3", "-o", str(tmp_path / "s.npz")]) == 0
-    far = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert pbit(argv + ["--dask", "local:2", "--shards", "3", "--progress", "-o", str(tmp_path / "s.npz")]) == 0
+    out, err = capsys.readouterr()
+    far = json.loads(out.splitlines()[-1])
+    assert "3/3 shards done" in err
     assert far["energy"] == local["energy"] and far["best"] == local["best"] and far["shards"] == 3
     assert pbit(["run", ISING, "--dask", "local:zero"]) == 2
     assert pbit(["run", ISING, "--shards", "2"]) == 2

@@ -81,7 +81,7 @@ def test_the_commands_of_a_doc_run(doc, reader_folder, capsys):
 def test_the_python_examples_of_a_doc_run(doc, reader_folder, capsys):
     """Each block runs on its own and prints what its `# comment` after a print says."""
     for block in _python(doc):
-        exec(compile(block, doc, "exec"), {})
+        exec(compile(block, doc, "exec"), {"__name__": "__main__"})     # as a script the reader runs
         out = capsys.readouterr().out.splitlines()
         promised = re.findall(r"print\(.*\)\s+# (.*)", block)
         for line, comment in zip(out, promised):

@@ -272,8 +272,12 @@ def _sample_on_dask(args, backend, prog, options):
         client, cluster = local_client(workers)
     else:
         client, cluster = connect(args.dask), None
+    shard_done = None
+    if sys.stderr.isatty() or args.progress:
+        def shard_done(finished, total):
+            print(f"sampling: {finished}/{total} shards done", file=sys.stderr, flush=True)
     try:
-        return sample_on(client, backend.name, prog.ir, args.shards, **options)
+        return sample_on(client, backend.name, prog.ir, args.shards, shard_done, **options)
     finally:
         client.close()
         if cluster is not None:
