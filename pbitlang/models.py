@@ -60,17 +60,11 @@ def model_ir(num: int, linear=None, rows=(), cols=(), values=(), offset: float =
     else:
         offset += values[same].sum()                  # s_i² = 1
         rows, cols, values = rows[~same], cols[~same], values[~same]
-    for term, c in extra.items():
-        if len(term) == 0:
-            offset += c
-        elif len(term) == 1:
-            h[term[0]] += c
-        elif len(term) == 2:
-            rows, cols, values = np.r_[rows, term[0]], np.r_[cols, term[1]], np.r_[values, c]
+    offset, rows, cols, values, extra = _fold(extra, offset, h, rows, cols, values)
     J = sp.coo_array((np.r_[values, values], (np.r_[rows, cols], np.r_[cols, rows])), shape=(num, num)).tocsr()
     J.sum_duplicates()
     J.eliminate_zeros()
-    kbody = _kbody({t: c for t, c in extra.items() if len(t) >= 3 and c != 0})
+    kbody = _kbody(extra)
     if not (np.all(np.isfinite(h)) and np.all(np.isfinite(J.data)) and math.isfinite(offset)
             and all(np.all(np.isfinite(c)) for _, c in kbody.values())):
         raise DataError("the model's biases must be finite")
@@ -102,6 +96,23 @@ def _spin_terms(indices: tuple, coeff: float, vartype: str, num: int):
     for k in range(len(distinct) + 1):
         for subset in itertools.combinations(distinct, k):
             yield subset, scale
+
+
+def _fold(terms: dict, offset: float, linear: np.ndarray, rows, cols, values) -> tuple:
+    """Terms {sorted index tuple: coefficient} into a model's parts: the constant into the offset,
+    one-index terms into `linear` (in place), pairs appended to (rows, cols, values); returns
+    (offset, rows, cols, values, the terms of order ≥ 3 that are not zero)."""
+    pairs = [(t, c) for t, c in terms.items() if len(t) == 2]
+    for term, c in terms.items():
+        if len(term) == 0:
+            offset += c
+        elif len(term) == 1:
+            linear[term[0]] += c
+    if pairs:
+        rows = np.r_[rows, [t[0] for t, _ in pairs]].astype(np.int64)
+        cols = np.r_[cols, [t[1] for t, _ in pairs]].astype(np.int64)
+        values = np.r_[values, [c for _, c in pairs]]
+    return offset, rows, cols, values, {t: c for t, c in terms.items() if len(t) >= 3 and c != 0}
 
 
 def _kbody(terms: dict) -> dict:
@@ -137,19 +148,9 @@ def spin_terms(ir) -> tuple:
         for term, c in zip(idx.tolist(), coeff.tolist()):
             rest = tuple(i for i in term if free[i])
             reduced[rest] += c * float(np.prod([fixed[i] for i in term if not free[i]]))
-    higher = {}
-    for term, c in reduced.items():
-        if len(term) == 0:
-            offset += c
-        elif len(term) == 1:
-            h[term[0]] += c
-        elif len(term) == 2:
-            rows, cols, vals = np.r_[rows, min(term)], np.r_[cols, max(term)], np.r_[vals, c]
-            keep = np.r_[keep, True]
-        else:
-            higher.setdefault(len(term), []).append((term, c))
-    higher = {k: (np.array([t for t, _ in v], dtype=np.int64), np.array([c for _, c in v])) for k, v in higher.items()}
-    return h, rows[keep], cols[keep], vals[keep], offset, higher
+    offset, rows, cols, vals, rest = _fold({tuple(sorted(t)): c for t, c in reduced.items()}, offset, h,
+                                           rows[keep], cols[keep], vals[keep])
+    return h, rows, cols, vals, offset, _kbody(rest)
 
 
 def dimod_ir(model, name: str = "<dimod>"):
@@ -498,14 +499,7 @@ def binary_terms(ir) -> tuple:
             for size in range(k + 1):
                 for subset in itertools.combinations(sorted(term), size):
                     extra[subset] += c * 2.0 ** size * (-1.0) ** (k - size)
-    for term, c in extra.items():
-        if len(term) == 0:
-            offset += c
-        elif len(term) == 1:
-            linear[term[0]] += c
-        elif len(term) == 2:
-            rows, cols, values = np.r_[rows, term[0]], np.r_[cols, term[1]], np.r_[values, c]
-    higher_bits = {t: c for t, c in extra.items() if len(t) >= 3 and c != 0}
+    offset, rows, cols, values, higher_bits = _fold(extra, offset, linear, rows, cols, values)
     return float(offset), linear, rows, cols, values, higher_bits
 
 
