@@ -102,6 +102,38 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
     return Program(ir, timings)
 
 
+def sample_many(items, backend=DEFAULT_BACKEND, client=None, program=None, **options) -> list:
+    """One run for each of `items`, in order: Programs, or (with `program`, a .pb path or text)
+    params dicts, each compiled on its own (a disorder average: one coupling seed per instance).
+    With a dask.distributed `client` every instance is a task of its own on the cluster; the
+    results are the same as here."""
+    items = list(items)
+    if program is None and not all(isinstance(x, Program) for x in items):
+        raise PbitError("sample_many takes Programs, or params dicts with program= (a .pb path or text)")
+    if program is not None and not all(isinstance(x, dict) for x in items):
+        raise PbitError("with program=, sample_many takes one params dict per instance")
+    if client is None:
+        return [sample_instance(x, program, backend, options) for x in items]
+    from .errors import require
+    require("distributed", "dask", "sampling on a Dask cluster")
+    futures = [client.submit(sample_instance, x.ir if isinstance(x, Program) else x, program, backend, options,
+                             pure=False) for x in items]
+    try:
+        return client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+
+
+def sample_instance(item, program, backend, options: dict):
+    """One instance of sample_many (a task on a Dask worker): a Program or IR sampled, or a program
+    compiled with params and sampled."""
+    if program is not None:
+        return compile(program, item).sample(backend, **options)
+    ir = item.ir if isinstance(item, Program) else item
+    return run_backend(ir, backend, **options)
+
+
 def load(path) -> Program:
     """Load a .pbir file saved by Program.save (a TrainedModel when it holds a trained chain)."""
     from .dtm.training import TrainedChain

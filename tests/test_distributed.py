@@ -100,3 +100,27 @@ def test_pbit_run_on_a_local_cluster(tmp_path, capsys):
     assert far["energy"] == local["energy"] and far["best"] == local["best"] and far["shards"] == 3
     assert pbit(["run", ISING, "--dask", "local:zero"]) == 2
     assert pbit(["run", ISING, "--shards", "2"]) == 2
+
+
+def test_many_instances_one_task_each(client):
+    items = [{"seed": k, "L": 3} for k in range(4)]
+    far = pb.sample_many(items, program="examples/ea3d.pb", client=client, chains=2, sweeps=30, seed=1)
+    near = pb.sample_many([pb.compile("examples/ea3d.pb", params=p) for p in items], chains=2, sweeps=30, seed=1)
+    for a, b in zip(far, near):
+        np.testing.assert_array_equal(a.samples, b.samples)
+    assert not np.array_equal(far[0].energies, far[1].energies)         # different couplings, different runs
+    with pytest.raises(pb.PbitError, match="params dicts"):
+        pb.sample_many([{"seed": 1}])
+
+
+def test_pbit_run_sweeps_a_param(tmp_path, capsys):
+    argv = ["run", "examples/ea3d.pb", "-D", "L=3", "--sweep-param", "seed=0:3", "--sweeps", "50", "--json"]
+    assert pbit(argv + ["-o", str(tmp_path / "here")]) == 0
+    here = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["sweep_param"]["seed"] for r in here] == [0, 1, 2]
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == ["seed=0.npz", "seed=1.npz", "seed=2.npz"]
+    assert pbit(argv + ["--dask", "local:2"]) == 0
+    there = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [r["energy"] for r in there] == [r["energy"] for r in here]
+    for bad in (["--sweep-param", "seed=3:1"], ["--sweep-param", "seed"], ["--sweep-param", "seed=0:2", "--shards", "2"]):
+        assert pbit(["run", "examples/ea3d.pb", "--sweeps", "5", *bad]) == 2

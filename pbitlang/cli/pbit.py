@@ -52,6 +52,10 @@ def build_parser() -> Parser:
                    help="run the chains on a Dask cluster: a scheduler's address, or local:N for N worker "
                         "processes started and stopped by this command (extra 'dask'); the samples are the same "
                         "as in one process")
+    r.add_argument("--sweep-param", metavar="NAME=A:B",
+                   help="one run per value A, A+1, …, B−1 of a .pb param (a disorder average over coupling seeds: "
+                        "seed=0:100), each compiled on its own; -o names a folder for one samples file per value; "
+                        "with --dask one task per instance")
     r.add_argument("--shards", type=positive, help="tasks the chains are split into with --dask (default: one per "
                                                     "worker thread)")
     r.add_argument("-o", "--output", help="write the samples (npz + JSON); checked before the run starts")
@@ -213,6 +217,8 @@ def _progress(force: bool = False):
 
 
 def _run(args) -> int:
+    if args.sweep_param:
+        return _sweep(args)
     check_output(args.output, "-o")
     backend = _backend(args)
     prog = _program(args.program, args)
@@ -259,19 +265,74 @@ def _run(args) -> int:
     return 0
 
 
-def _sample_on_dask(args, backend, prog, options):
-    """--dask ADDRESS or local:N: the chains in shards on the cluster's workers."""
-    from ..distributed import connect, local_client, sample_on
-    if args.dask.startswith("local:"):
+def _sweep(args) -> int:
+    """--sweep-param NAME=A:B: one run per value, one summary line (or JSON line) each."""
+    from ..api import sample_many
+    name, _, span = args.sweep_param.partition("=")
+    try:
+        lo, hi = (int(x) for x in span.split(":"))
+    except ValueError:
+        lo = hi = None
+    if not name.strip() or lo is None or hi <= lo:
+        raise OptionError(f"--sweep-param takes NAME=A:B with whole numbers A < B, got '{args.sweep_param}'")
+    if hi - lo > 100_000:
+        raise OptionError("--sweep-param runs at most 100,000 instances")
+    if args.tempering or args.shards:
+        raise OptionError("--sweep-param runs each instance as one task: leave --tempering and --shards out")
+    path = program_path(args.program, (".pb",))
+    check_output_dir(args.output, "-o")
+    backend = _backend(args)
+    params = defines(args.defines)
+    items = [{**params, name.strip(): k} for k in range(lo, hi)]
+    compile_program(path, items[0], limits=limits(args))                 # a bad program fails here, once
+    options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
+               "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps), **_options(args)}
+    if "initial" in backend.options:
+        options["initial"] = args.initial
+    client = cluster = None
+    if args.dask:
+        client, cluster = _dask_client(args.dask)
+    try:
+        results = sample_many(items, backend.name, client, str(path), **options)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    for item, res in zip(items, results):
+        value = item[name.strip()]
+        if args.output:
+            res.save(Path(args.output) / f"{name.strip()}={value}.npz")
+        s = res.summary()
+        if args.json:
+            print(json.dumps({"sweep_param": {name.strip(): value}, **s}, default=jsonable))
+        else:
+            e = s.get("energy", {})
+            print(f"{name.strip()}={value}: energy {e.get('mean', float('nan')):.6g} ± {e.get('se', float('nan')):.2g}, "
+                  f"best {s.get('best', {}).get('energy', float('nan')):.6g}"
+                  + "".join(f", {k} {v['mean']:.6g}" for k, v in s.get("observables", {}).items()
+                            if np.ndim(v["mean"]) == 0))
+    return 0
+
+
+def _dask_client(text: str) -> tuple:
+    """(client, cluster or None) of --dask ADDRESS or local:N."""
+    from ..distributed import connect, local_client
+    if text.startswith("local:"):
         try:
-            workers = int(args.dask.split(":", 1)[1])
+            workers = int(text.split(":", 1)[1])
         except ValueError:
             workers = 0
         if workers < 1:
-            raise OptionError(f"--dask local:N takes a number of worker processes ≥ 1, got '{args.dask}'")
-        client, cluster = local_client(workers)
-    else:
-        client, cluster = connect(args.dask), None
+            raise OptionError(f"--dask local:N takes a number of worker processes ≥ 1, got '{text}'")
+        return local_client(workers)
+    return connect(text), None
+
+
+def _sample_on_dask(args, backend, prog, options):
+    """--dask ADDRESS or local:N: the chains in shards on the cluster's workers."""
+    from ..distributed import sample_on
+    client, cluster = _dask_client(args.dask)
     shard_done = None
     if sys.stderr.isatty() or args.progress:
         def shard_done(finished, total):
