@@ -28,9 +28,10 @@ def shard_ranges(chains: int, shards: int) -> list:
 
 
 def run_shard(backend: str, ir, options: dict) -> tuple:
-    """One shard, on a worker: (its states (kept, n, chains), its info)."""
+    """One shard, on a worker: (its states (kept, n, chains), its info, a tempering run's energies
+    at every temperature or None)."""
     res = get_backend(backend).sample(ir, **options)
-    return np.ascontiguousarray(res.native), res.info
+    return np.ascontiguousarray(res.native), res.info, res.ladder_energies
 
 
 def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, **options) -> SampleResult:
@@ -39,13 +40,20 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     shard_done(finished, shards) is called as shards finish."""
     distributed = require("distributed", "dask", "sampling on a Dask cluster")
     be = get_backend(backend)
-    if options.get("tempering"):
-        raise OptionError("parallel tempering does not run on a Dask cluster yet: run it in one process")
+    tempering = options.get("tempering")
+    if tempering and isinstance(tempering, dict) and tempering.get("ladder") == "adaptive":
+        raise OptionError("an adaptive ladder adapts to the swaps of all replica sets together: on a cluster, give "
+                          "a geometric ladder or a list")
     if options.get("progress") is not None:
         raise OptionError("progress is reported by Dask's dashboard when the chains run on a cluster")
     if options.get("first_chain"):
         raise OptionError("first_chain is chosen per shard when the chains run on a cluster")
-    be.validate(ir, {k: v for k, v in options.items() if k not in be.kernel_options})   # errors before any task
+    spec = be.validate(ir, {k: v for k, v in options.items() if k not in be.kernel_options and k != "tempering"})
+    if tempering:                                          # the ladder's errors too, before any task
+        from .backends.tempering import ladder_from
+        if spec.constant_beta is None:
+            raise OptionError("parallel tempering samples at one β; give tempering a ladder instead of a β schedule")
+        ladder_from(tempering, spec.constant_beta)
     chains = int(options.get("chains", 1))
     if shards is None:
         shards = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
@@ -69,12 +77,25 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     native = np.concatenate([p[0] for p in parts], axis=2)
     info = dict(parts[0][1])
     info.update({key: sum(p[1].get(key, 0) for p in parts) for key in ADD_UP})
+    if tempering:
+        info["tempering"] = _merged_swaps([p[1]["tempering"] for p in parts])
     info["chains"] = chains
     info["shards"] = len(ranges)
     info["timings"] = {"total_s": time.perf_counter() - t0,
                        "shard_sampling_s": [p[1].get("timings", {}).get("sampling_s") for p in parts]}
     info["spin_updates_per_s"] = info["spin_updates"] / info["timings"]["total_s"] if info["timings"]["total_s"] else 0.0
-    return SampleResult.from_native(ir, native, info)
+    res = SampleResult.from_native(ir, native, info)
+    if tempering:
+        res.ladder_energies = np.concatenate([p[2] for p in parts], axis=0)
+    return res
+
+
+def _merged_swaps(parts: list) -> dict:
+    """The shards' tempering statistics as one run's: swap acceptance weighted by the swaps tried."""
+    tried = np.sum([p["swaps_tried"] for p in parts], axis=0)
+    accepted = np.sum([np.asarray(p["swap_acceptance"]) * np.asarray(p["swaps_tried"]) for p in parts], axis=0)
+    rates = np.divide(accepted, tried, out=np.zeros(len(tried)), where=tried > 0)
+    return {**parts[0], "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist()}
 
 
 def local_client(workers: int):

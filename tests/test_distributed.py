@@ -49,6 +49,20 @@ def test_a_cluster_run_is_the_local_run_bit_for_bit(client, prog, backend, optio
     assert not np.array_equal(other_seed.native, local.native)          # the negative control
 
 
+@pytest.mark.parametrize("backend,options", [("cpu", {}), ("emulator", {"fabric": "fpga"})])
+def test_tempering_shards_are_whole_replica_sets(client, backend, options):
+    """Each replica set swaps from its own streams: sets in shards swap as they do together, and the
+    swap statistics add up."""
+    glass = pb.compile("examples/ea2d_small.pb")
+    run = dict(chains=5, sweeps=150, burn_in=20, seed=2, tempering={"replicas": 5, "beta_min": 0.2}, **options)
+    near = glass.sample(backend, **run)
+    far = glass.sample(backend, client=client, shards=3, **run)
+    np.testing.assert_array_equal(far.native, near.native)
+    np.testing.assert_array_equal(far.ladder_energies, near.ladder_energies)
+    np.testing.assert_allclose(far.info["tempering"]["swap_acceptance"], near.info["tempering"]["swap_acceptance"])
+    assert far.info["tempering"]["swaps_tried"] == near.info["tempering"]["swaps_tried"]
+
+
 def test_a_worker_that_dies_mid_run_changes_nothing(client):
     """One worker's process is killed once a shard is running on it; Dask reruns the shard and
     the result is the local one (every chain's stream comes from (seed, chain) alone)."""
@@ -77,8 +91,10 @@ def test_a_worker_that_dies_mid_run_changes_nothing(client):
 
 
 def test_clear_errors(client, prog):
-    with pytest.raises(pb.OptionError, match="tempering"):
-        prog.sample("cpu", client=client, chains=2, sweeps=10, tempering={"replicas": 3})
+    with pytest.raises(pb.OptionError, match="adaptive"):
+        prog.sample("cpu", client=client, chains=2, sweeps=10, tempering={"replicas": 3, "ladder": "adaptive"})
+    with pytest.raises(pb.OptionError, match="ladder"):
+        prog.sample("cpu", client=client, chains=2, sweeps=10, tempering={"ladder": [0.5, 0.1]})
     with pytest.raises(pb.OptionError, match="shards"):
         prog.sample("cpu", client=client, shards=0, chains=2, sweeps=10)
     with pytest.raises(pb.OptionError):                                   # checked before any task is sent

@@ -21,7 +21,7 @@ from numba import njit
 from ..errors import OptionError
 from ..results import SampleResult
 from .driver import start
-from .runspec import initial_state, int_option, run_info
+from .runspec import chain_words, initial_state, int_option, run_info
 
 
 MAX_REPLICAS = 1024        # far beyond any useful ladder; each replica is a column of every sweep
@@ -78,11 +78,21 @@ def _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted):
     return moved
 
 
-def swap_round(gaps, ks, E, col_of, tix, rng, tried, accepted) -> bool:
+SWAP_STREAM = 1 << 32               # swap round r draws from stream SWAP_STREAM + r of each set
+
+
+def swap_round(gaps, ks, E, col_of, tix, uniforms, tried, accepted) -> bool:
     """One round of exchanges between temperatures k and k+1 for the pairs ks (all of one parity, so
-    disjoint), every set; gaps[k] = β_k − β_{k+1}.  Returns whether anything moved."""
-    log_u = np.log(rng.random((col_of.shape[0], len(ks))))
-    return _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted)
+    disjoint), every set; gaps[k] = β_k − β_{k+1}; uniforms (sets, len(ks)) in (0, 1).  Returns
+    whether anything moved."""
+    return _swap_round(gaps, ks, E, col_of, tix, np.log(uniforms), tried, accepted)
+
+
+def swap_uniforms(seed: int, set_ids: np.ndarray, count: int, round_index: int) -> np.ndarray:
+    """(sets, count) uniforms in (0, 1) of one swap round, each set's from (seed, round, set index)
+    alone: replica sets run apart (on a cluster's workers) swap as they would together."""
+    words = chain_words(seed, set_ids, count, stream=SWAP_STREAM + round_index)       # (count, sets)
+    return (((words >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53).T
 
 
 def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleResult:
@@ -90,10 +100,11 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     the columns' energies, one round of swaps; samples recorded at the top of the ladder."""
     if spec.constant_beta is None:
         raise OptionError("parallel tempering samples at one β; give tempering a ladder instead of a β schedule")
-    if spec.first_chain:
-        raise OptionError("parallel tempering runs its replica sets together: first_chain must be 0")
     beta = spec.constant_beta
     ladder, adaptive = ladder_from(option, beta)
+    if adaptive and spec.first_chain:
+        raise OptionError("an adaptive ladder adapts to the swaps of all replica sets together: run them in one "
+                          "process (first_chain 0), or give a geometric ladder or a list")
     R = len(ladder)
     swap_every = int_option(option, "swap_every", 1, 1)
     adapt_every = int_option(option, "adapt_every", 50, 1)
@@ -101,9 +112,9 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     sets, n = spec.chains, ir.num_spins
     cols = sets * R
     kernel = backend.prepare(ir, cols, spec.clamp_index, **kernel_options)
+    kernel.first_chain = spec.first_chain * R                   # column s*R + r is chain (first + s)*R + r
     X = np.ascontiguousarray(np.repeat(initial_state(ir, spec), R, axis=1))     # column s*R + r
     clamp_values = np.repeat(spec.clamp_value, R, axis=0)
-    rng = np.random.default_rng([spec.seed, 7])                  # the swaps' uniforms
     col_of = np.arange(cols, dtype=np.int64).reshape(sets, R)    # column holding temperature k of set s
     tix = np.tile(np.arange(R, dtype=np.int64), sets)            # temperature index of each column
     record = np.empty((spec.kept, n, sets), dtype=np.int8)
@@ -127,7 +138,9 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
                 adapting = adaptive and done <= spec.burn_in
                 if adapting:
                     before = accepted.copy(), tried.copy()
-                swap_round(gaps, rounds[parity % len(rounds)], E, col_of, tix, rng, tried, accepted)
+                ks = rounds[parity % len(rounds)]
+                swap_round(gaps, ks, E, col_of, tix, swap_uniforms(spec.seed, spec.chain_ids, len(ks),
+                                                                   done // swap_every), tried, accepted)
                 if adapting:
                     window_acc += accepted - before[0]
                     window_tried += tried - before[1]
@@ -151,7 +164,8 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
     info = run_info(backend.name, spec, ir, kernel, done, cols, t0, t1, t2, interrupted,
                     **kernel.report(done, kept),
                     tempering={"ladder": ladder.tolist(), "replicas": R, "swap_every": swap_every,
-                               "swap_acceptance": rates.tolist(), "adaptive": adaptive})
+                               "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist(),
+                               "adaptive": adaptive})
     res = SampleResult.from_native(ir, record[:kept], info)
     res.ladder_energies = np.ascontiguousarray(ladder_energies[:kept].transpose(1, 0, 2))
     return res
