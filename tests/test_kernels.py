@@ -181,3 +181,17 @@ def test_no_weights_keep_the_last_runs(backend, options):
     state = _start(ir, 6)
     kernel.run(h, ir.J.data, None, state, np.ones(40), 3)
     assert np.array_equal(runs[0], state) and not np.array_equal(runs[1], state)
+
+
+def test_compiled_swap_uniforms_are_the_chain_words_of_their_stream():
+    """Tempering's swap uniforms (compiled) are runspec.chain_words' words of the round's stream,
+    for large seeds and a first set other than 0; a different round gives different numbers."""
+    from pbitlang.backends import kernels
+    from pbitlang.backends.runspec import chain_words
+    out, other = np.empty((4, 8)), np.empty((4, 8))
+    kernels.swap_log_uniforms(np.uint64(2 ** 64 - 5), np.uint64((1 << 32) + 7), 3, out)
+    words = chain_words(2 ** 64 - 5, np.arange(3, 7), 8, stream=(1 << 32) + 7)
+    expected = np.log(((words >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53).T
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-15)
+    kernels.swap_log_uniforms(np.uint64(2 ** 64 - 5), np.uint64((1 << 32) + 8), 3, other)
+    assert not np.any(out == other) and np.all(out < 0)

@@ -285,6 +285,20 @@ def chain_words(key, chain0, out):
             out[w, c] = _splitmix(counter ^ key)
 
 
+@njit(cache=True)
+def swap_log_uniforms(seed, stream, chain0, out):
+    """out[s, p] ← log u, u in (0, 1) from word p of chain chain0 + s of the stream (seed, stream):
+    the words runspec.chain_words(seed, chains, P, stream) gives (tested), for tempering's swaps,
+    compiled because a round is a few dozen numbers and numpy's scalar calls cost more."""
+    key = _splitmix(seed ^ _splitmix(stream + np.uint64(0x5851F42D4C957F2D)))
+    S, P = out.shape
+    for s in range(S):
+        for p in range(P):
+            counter = (np.uint64(chain0 + s) * np.uint64(P) + np.uint64(p)) * GOLDEN
+            word = _splitmix(counter ^ key)
+            out[s, p] = np.log((np.float64(word >> np.uint64(11)) + 0.5) * 2.0 ** -53)
+
+
 @njit(inline="always")
 def _tile_buffers(tiling, cg, dtype):
     """Per chain group: room for the largest tile's converted states (k, cg) and inputs (m, cg)."""

@@ -21,7 +21,8 @@ from numba import njit
 from ..errors import OptionError
 from ..results import SampleResult
 from .driver import start
-from .runspec import chain_words, initial_state, int_option, run_info
+from .kernels import swap_log_uniforms
+from .runspec import initial_state, int_option, run_info
 
 
 MAX_REPLICAS = 1024        # far beyond any useful ladder; each replica is a column of every sweep
@@ -81,18 +82,14 @@ def _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted):
 SWAP_STREAM = 1 << 32               # swap round r draws from stream SWAP_STREAM + r of each set
 
 
-def swap_round(gaps, ks, E, col_of, tix, uniforms, tried, accepted) -> bool:
+def swap_round(gaps, ks, E, col_of, tix, seed: int, first_set: int, round_index: int, tried, accepted) -> bool:
     """One round of exchanges between temperatures k and k+1 for the pairs ks (all of one parity, so
-    disjoint), every set; gaps[k] = β_k − β_{k+1}; uniforms (sets, len(ks)) in (0, 1).  Returns
+    disjoint), every set; gaps[k] = β_k − β_{k+1}.  Each set's uniforms come from (seed, round, set
+    index) alone: sets run apart (on a cluster's workers) swap as they would together.  Returns
     whether anything moved."""
-    return _swap_round(gaps, ks, E, col_of, tix, np.log(uniforms), tried, accepted)
-
-
-def swap_uniforms(seed: int, set_ids: np.ndarray, count: int, round_index: int) -> np.ndarray:
-    """(sets, count) uniforms in (0, 1) of one swap round, each set's from (seed, round, set index)
-    alone: replica sets run apart (on a cluster's workers) swap as they would together."""
-    words = chain_words(seed, set_ids, count, stream=SWAP_STREAM + round_index)       # (count, sets)
-    return (((words >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53).T
+    log_u = np.empty((col_of.shape[0], len(ks)))
+    swap_log_uniforms(np.uint64(seed), np.uint64(SWAP_STREAM + round_index), first_set, log_u)
+    return _swap_round(gaps, ks, E, col_of, tix, log_u, tried, accepted)
 
 
 def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleResult:
@@ -139,8 +136,7 @@ def sample_tempering(backend, ir, spec, option, kernel_options: dict) -> SampleR
                 if adapting:
                     before = accepted.copy(), tried.copy()
                 ks = rounds[parity % len(rounds)]
-                swap_round(gaps, ks, E, col_of, tix, swap_uniforms(spec.seed, spec.chain_ids, len(ks),
-                                                                   done // swap_every), tried, accepted)
+                swap_round(gaps, ks, E, col_of, tix, spec.seed, spec.first_chain, done // swap_every, tried, accepted)
                 if adapting:
                     window_acc += accepted - before[0]
                     window_tried += tried - before[1]
