@@ -37,7 +37,8 @@ def run_shard(backend: str, ir, options: dict) -> tuple:
 def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, **options) -> SampleResult:
     """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
     workers: `shards` tasks (default: one per worker thread), joined into one SampleResult.
-    shard_done(finished, shards) is called as shards finish."""
+    shard_done(finished, shards) is called as shards finish.  A Ctrl-C keeps the shards that had
+    finished (info["interrupted"], and info["chain_ranges"] says which chains) and cancels the rest."""
     distributed = require("distributed", "dask", "sampling on a Dask cluster")
     be = get_backend(backend)
     tempering = options.get("tempering")
@@ -66,20 +67,28 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     futures = [client.submit(run_shard, be.name, model, {**options, "chains": count, "first_chain": first},
                              pure=False, key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
                for first, count in ranges]
+    interrupted = False
     try:
         for finished, _ in enumerate(distributed.as_completed(futures), 1):
             if shard_done is not None:
                 shard_done(finished, len(futures))
-        parts = client.gather(futures)
-    except KeyboardInterrupt:
-        client.cancel(futures)
-        raise
+    except KeyboardInterrupt:                              # keep the shards that finished, cancel the rest
+        interrupted = True
+        done = [k for k, f in enumerate(futures) if f.status == "finished"]
+        client.cancel([f for k, f in enumerate(futures) if k not in done])
+        if not done:
+            raise
+        futures, ranges = [futures[k] for k in done], [ranges[k] for k in done]
+    parts = client.gather(futures)
     native = np.concatenate([p[0] for p in parts], axis=2)
     info = dict(parts[0][1])
+    if interrupted:
+        info["interrupted"] = True
+        info["chain_ranges"] = [[first, first + count] for first, count in ranges]     # the chains kept
     info.update({key: sum(p[1].get(key, 0) for p in parts) for key in ADD_UP})
     if tempering:
         info["tempering"] = _merged_swaps([p[1]["tempering"] for p in parts])
-    info["chains"] = chains
+    info["chains"] = int(native.shape[2])
     info["shards"] = len(ranges)
     info["timings"] = {"total_s": time.perf_counter() - t0,
                        "shard_sampling_s": [p[1].get("timings", {}).get("sampling_s") for p in parts]}

@@ -140,3 +140,18 @@ def test_pbit_run_sweeps_a_param(tmp_path, capsys):
     assert [r["energy"] for r in there] == [r["energy"] for r in here]
     for bad in (["--sweep-param", "seed=3:1"], ["--sweep-param", "seed"], ["--sweep-param", "seed=0:2", "--shards", "2"]):
         assert pbit(["run", "examples/ea3d.pb", "--sweeps", "5", *bad]) == 2
+
+
+def test_ctrl_c_keeps_the_shards_that_finished(tmp_path):
+    """Ctrl-C once a shard has finished: exit 130, the finished shards' chains written, the rest
+    cancelled, and the file says which chains it holds."""
+    from pbitlang.results import SampleResult
+    from tests.cli_interrupt import interrupt_pbit
+    out = tmp_path / "s.npz"
+    code, stderr = interrupt_pbit(["run", ISING, "-D", "L=64", "--chains", "4", "--sweeps", "20000", "--thin", "200",
+                                   "--burn-in", "0", "--dask", "local:2", "--shards", "4", "--progress", "-o", out],
+                                  lambda proc: "shards done" in proc.stderr.readline())
+    assert code == 130, stderr
+    res = SampleResult.load(out)
+    assert res.info["interrupted"] and 1 <= res.num_chains < 4
+    assert sum(b - a for a, b in res.info["chain_ranges"]) == res.num_chains
