@@ -9,12 +9,13 @@ worker dies comes out the same too."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from .backends import get_backend
 from .errors import OptionError, require
-from .results import SampleResult
+from .results import SampleResult, write_shard_index
 
 ADD_UP = ("spin_updates",)                 # shard figures that add up to the run's
 
@@ -27,18 +28,29 @@ def shard_ranges(chains: int, shards: int) -> list:
     return [(int(a), int(k)) for a, k in zip(firsts, sizes)]
 
 
-def run_shard(backend: str, ir, options: dict) -> tuple:
+def run_shard(backend: str, ir, options: dict, folder: str | None = None) -> tuple:
     """One shard, on a worker: (its states (kept, n, chains), its info, a tempering run's energies
-    at every temperature or None)."""
+    at every temperature or None); with `folder`, its samples file is written there instead and
+    the states stay behind (None)."""
     res = get_backend(backend).sample(ir, **options)
+    if folder is not None:
+        res.save(Path(folder) / shard_name(options["first_chain"], options["chains"]))
+        return None, res.info, None
     return np.ascontiguousarray(res.native), res.info, res.ladder_energies
 
 
-def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, **options) -> SampleResult:
+def shard_name(first: int, count: int) -> str:
+    return f"shard-{first:012d}-{count}.npz"
+
+
+def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, folder=None,
+              **options) -> SampleResult:
     """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
     workers: `shards` tasks (default: one per worker thread), joined into one SampleResult.
     shard_done(finished, shards) is called as shards finish.  A Ctrl-C keeps the shards that had
-    finished (info["interrupted"], and info["chain_ranges"] says which chains) and cancels the rest."""
+    finished (info["interrupted"], and info["chain_ranges"] says which chains) and cancels the rest.
+    With `folder` (a path every worker can write), each shard writes its own samples file there
+    and the client only its index, shards.json; the result is read back from the folder."""
     distributed = require("distributed", "dask", "sampling on a Dask cluster")
     be = get_backend(backend)
     tempering = options.get("tempering")
@@ -64,8 +76,11 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     model = client.scatter(ir, broadcast=True, hash=False)     # its own key: a released earlier scatter of the same
                                                               # model must not take this run's with it
     ranges = shard_ranges(chains, shards)
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
     futures = [client.submit(run_shard, be.name, model, {**options, "chains": count, "first_chain": first},
-                             pure=False, key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
+                             None if folder is None else str(folder), pure=False,
+                             key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
                for first, count in ranges]
     interrupted = False
     try:
@@ -80,7 +95,6 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
             raise
         futures, ranges = [futures[k] for k in done], [ranges[k] for k in done]
     parts = client.gather(futures)
-    native = np.concatenate([p[0] for p in parts], axis=2)
     info = dict(parts[0][1])
     if interrupted:
         info["interrupted"] = True
@@ -88,12 +102,15 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     info.update({key: sum(p[1].get(key, 0) for p in parts) for key in ADD_UP})
     if tempering:
         info["tempering"] = _merged_swaps([p[1]["tempering"] for p in parts])
-    info["chains"] = int(native.shape[2])
+    info["chains"] = sum(count for _, count in ranges)
     info["shards"] = len(ranges)
     info["timings"] = {"total_s": time.perf_counter() - t0,
                        "shard_sampling_s": [p[1].get("timings", {}).get("sampling_s") for p in parts]}
     info["spin_updates_per_s"] = info["spin_updates"] / info["timings"]["total_s"] if info["timings"]["total_s"] else 0.0
-    res = SampleResult.from_native(ir, native, info)
+    if folder is not None:
+        write_shard_index(folder, [(shard_name(a, k), a, k) for a, k in ranges], info)
+        return SampleResult.load(folder, ir)
+    res = SampleResult.from_native(ir, np.concatenate([p[0] for p in parts], axis=2), info)
     if tempering:
         res.ladder_energies = np.concatenate([p[2] for p in parts], axis=0)
     return res

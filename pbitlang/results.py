@@ -327,8 +327,11 @@ class SampleResult:
     @staticmethod
     def load(path, ir=None) -> "SampleResult":
         """Load saved samples, checked against the format; with `ir`, energies and observables are
-        recomputed from it, without it the saved ones are used."""
-        from .files import read_arrays
+        recomputed from it, without it the saved ones are used.  A folder written by a cluster run's
+        shards (shards.json beside one samples file per shard) is read shard by shard and joined."""
+        from .files import is_dir, read_arrays
+        if is_dir(path):
+            return _load_shards(Path(path), ir)
         return SampleResult.from_arrays(read_arrays(path, IRFileError, "samples"), path, ir)
 
     @staticmethod
@@ -350,6 +353,60 @@ class SampleResult:
             res = SampleResult(None, samples, chains, info, arrays.get("energies"), obs)
         res.ladder_energies = ladder
         return res
+
+
+SHARDS_FORMAT = "pbit-shards"
+SHARDS_FILE = "shards.json"
+
+
+def write_shard_index(folder, shards: list, info: dict) -> None:
+    """shards.json of a folder of shard files: [(file name, first chain, chains), …] in chain order."""
+    from .files import atomic_write
+    body = {"format": SHARDS_FORMAT, "version": 1, "info": json.loads(json.dumps(info, default=jsonable)),
+            "shards": [{"file": f, "first_chain": a, "chains": k} for f, a, k in shards]}
+    with atomic_write(Path(folder) / SHARDS_FILE) as tmp:
+        Path(tmp).write_text(json.dumps(body))
+
+
+def _load_shards(folder: Path, ir) -> "SampleResult":
+    """The shards of a folder, checked (names inside the folder, runs of chains in increasing order,
+    the same spins and kept draws in every shard) and joined in chain order."""
+    from .files import MAX_JSON_BYTES, is_file
+    index = folder / SHARDS_FILE
+    if not is_file(index):
+        raise IRFileError(f"{folder}: a folder of samples needs {SHARDS_FILE} (written by a cluster run's -o DIR)")
+    try:
+        if index.stat().st_size > MAX_JSON_BYTES:
+            raise ValueError("shards.json is too large")
+        body = json.loads(index.read_text(encoding="utf-8"))
+        if body.get("format") != SHARDS_FORMAT or body.get("version") != 1 or not body.get("shards"):
+            raise ValueError("not a pbit-shards index of a known version")
+        parts, expect = [], 0
+        for entry in body["shards"]:
+            name, first, count = entry["file"], entry["first_chain"], entry["chains"]
+            if not isinstance(name, str) or Path(name).name != name or first < expect or count < 1:
+                raise ValueError(f"shard {name!r} is not a later run of chains inside the folder")
+            part = SampleResult.load(folder / name, ir)
+            if part.num_chains != count:
+                raise ValueError(f"shard {name} holds {part.num_chains} chains, the index says {count}")
+            parts.append(part)
+            expect = first + count                          # an interrupted run may have gaps between shards
+        chains = sum(p.num_chains for p in parts)
+        if len({(p.kept, p.num_spins) for p in parts}) != 1:
+            raise ValueError("the shards differ in spins or kept draws")
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError) as err:
+        raise IRFileError(f"{folder}: malformed folder of shards ({str(err)[:200]})") from None
+    info = {**parts[0].info, **body.get("info", {}), "layout": parts[0].info.get("layout", {})}
+    samples = np.concatenate([p.samples for p in parts])
+    if ir is not None:
+        res = SampleResult(ir, samples, chains, info)
+    else:
+        names = parts[0]._names()
+        res = SampleResult(None, samples, chains, info, np.concatenate([p.energies for p in parts]),
+                           {n: np.concatenate([p.observables[n] for p in parts]) for n in names})
+    if all(p.ladder_energies is not None for p in parts):
+        res.ladder_energies = np.concatenate([p.ladder_energies for p in parts])
+    return res
 
 
 def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:

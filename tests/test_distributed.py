@@ -155,3 +155,27 @@ def test_ctrl_c_keeps_the_shards_that_finished(tmp_path):
     res = SampleResult.load(out)
     assert res.info["interrupted"] and 1 <= res.num_chains < 4
     assert sum(b - a for a, b in res.info["chain_ranges"]) == res.num_chains
+
+
+def test_shards_write_their_own_files(client, prog, tmp_path):
+    """With a folder, every worker writes its shard's samples file and the client only the index;
+    the folder reads back as the run, and a damaged index is refused clearly."""
+    from pbitlang.results import SampleResult
+    run = dict(chains=5, sweeps=30, seed=9)
+    local = prog.sample("cpu", **run)
+    res = prog.sample("cpu", client=client, shards=3, folder=tmp_path / "out", **run)
+    np.testing.assert_array_equal(res.samples, local.samples)
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["shard-000000000000-2.npz", "shard-000000000002-2.npz", "shard-000000000004-1.npz",
+                     "shards.json"]
+    back = SampleResult.load(tmp_path / "out")                              # without the program: stored energies
+    np.testing.assert_array_equal(back.samples, local.samples)
+    np.testing.assert_allclose(back.energies, local.energies)
+    index = tmp_path / "out" / "shards.json"
+    index.write_text(index.read_text().replace("shard-000000000002-2.npz", "../elsewhere.npz"))
+    with pytest.raises(pb.IRFileError, match="inside the folder"):
+        SampleResult.load(tmp_path / "out")
+    assert pbit(["run", ISING, "-D", "L=12", "--chains", "4", "--sweeps", "20", "--dask", "local:2",
+                 "--shard-files", "-o", str(tmp_path / "cli")]) == 0
+    assert SampleResult.load(tmp_path / "cli").num_chains == 4
+    assert pbit(["run", ISING, "--shard-files", "-o", str(tmp_path / "x")]) == 2           # needs --dask

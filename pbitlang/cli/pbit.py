@@ -56,6 +56,10 @@ def build_parser() -> Parser:
                    help="one run per value A, A+1, …, B−1 of a .pb param (a disorder average over coupling seeds: "
                         "seed=0:100), each compiled on its own; -o names a folder for one samples file per value; "
                         "with --dask one task per instance")
+    r.add_argument("--shard-files", action="store_true",
+                   help="with --dask: -o names a folder every worker can write, each shard writes its own samples "
+                        "file there and the client only the index (shards.json); read back with "
+                        "SampleResult.load(FOLDER)")
     r.add_argument("--shards", type=positive, help="tasks the chains are split into with --dask (default: one per "
                                                     "worker thread)")
     r.add_argument("-o", "--output", help="write the samples (npz + JSON); checked before the run starts")
@@ -219,7 +223,12 @@ def _progress(force: bool = False):
 def _run(args) -> int:
     if args.sweep_param:
         return _sweep(args)
-    check_output(args.output, "-o")
+    if args.shard_files:
+        if not (args.dask and args.output):
+            raise OptionError("--shard-files has each worker write its shard: give --dask and -o FOLDER")
+        check_output_dir(args.output, "-o")
+    else:
+        check_output(args.output, "-o")
     backend = _backend(args)
     prog = _program(args.program, args)
     options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
@@ -251,7 +260,7 @@ def _run(args) -> int:
         if progress is not None and "progress" in backend.options and (args.progress or not args.json):
             options["progress"] = progress
         res = backend.sample(prog.ir, **options)
-    if args.output:
+    if args.output and not args.shard_files:
         res.save(args.output)
     summary = res.summary()
     if args.json:
@@ -338,7 +347,8 @@ def _sample_on_dask(args, backend, prog, options):
         def shard_done(finished, total):
             print(f"sampling: {finished}/{total} shards done", file=sys.stderr, flush=True)
     try:
-        return sample_on(client, backend.name, prog.ir, args.shards, shard_done, **options)
+        return sample_on(client, backend.name, prog.ir, args.shards, shard_done,
+                         folder=args.output if args.shard_files else None, **options)
     finally:
         client.close()
         if cluster is not None:
@@ -448,9 +458,9 @@ def _plot(args) -> int:
     from ..plot import plot, read_training_log, save, training_curves
     from ..results import SampleResult
     source = Path(args.input)
-    if not is_file(source):
-        raise DataError(f"{args.input}: no such file")
-    output = args.output or str(source.with_suffix(".png"))
+    if not (is_file(source) or is_file(source / "shards.json")):
+        raise DataError(f"{args.input}: no such file (or folder of shards)")
+    output = args.output or str(source.with_suffix(".png") if is_file(source) else source.parent / f"{source.name}.png")
     _check_picture(output, "-o")
     if source.suffix.lower() == ".jsonl":
         fig = training_curves(read_training_log(source))
