@@ -4,7 +4,9 @@
     bqm = prog.to_dimod()               # a compiled program → a BQM (BinaryPolynomial with k-body terms)
     PbitSampler().sample(bqm, num_reads=64, num_sweeps=1000)
 
-dimod is imported when one of these is first used; nothing else in pbitlang needs it."""
+    FabricSampler("dtca")               # a fabric with a fixed topology as a dimod Structured sampler
+
+dimod is imported when one of these is first used (and to write BQM files; pbitlang reads them itself)."""
 from __future__ import annotations
 
 import math
