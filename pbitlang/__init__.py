@@ -14,7 +14,7 @@ _ATTRIBUTES = {
     "compile": "api", "load": "api", "train": "api", "Program": "api", "TrainedModel": "api",
     "IR": "ir", "SampleResult": "results", "Limits": "limits",
     "list_backends": "backends", "get_backend": "backends",
-    "from_dimod": "dimod", "load_model": "api", "from_ommx": "api", "sample_many": "api",
+    "from_dimod": "dimod", "load_model": "api", "from_ommx": "api", "sample_many": "api", "train_many": "api",
 }
 _SUBMODULES = ("api", "backends", "compiler", "dimod", "dtm", "ir", "measure", "models", "physics", "plot", "results",
                "stats", "testing")
@@ -41,6 +41,6 @@ def fabrics() -> dict:
     return builtin_fabrics()
 
 
-__all__ = ["compile", "load", "train", "sample_many", "from_dimod", "from_ommx", "load_model", "Program", "TrainedModel", "IR", "Limits", "SampleResult", "list_backends",
+__all__ = ["compile", "load", "train", "train_many", "sample_many", "from_dimod", "from_ommx", "load_model", "Program", "TrainedModel", "IR", "Limits", "SampleResult", "list_backends",
            "get_backend", "fabrics", "PbitError", "ParseError", "CompileError", "LimitError", "DataError",
            "IRFileError", "BackendError", "OptionError", "MissingExtra", "PbitWarning", "__version__"]

@@ -102,6 +102,27 @@ def compile(program, params: dict | None = None, **options) -> Program:  # noqa:
     return Program(ir, timings)
 
 
+def train_many(program, data, seeds, client=None, **options) -> list:
+    """train(program, data, seed=s, **options) for each seed of a study, in order; with a
+    dask.distributed `client` every seed trains as a task of its own (the data sent once), and
+    each model is the one a local run with its seed gives."""
+    seeds = [int(s) for s in seeds]
+    prog = program if isinstance(program, Program) else compile(program)
+    if client is None:
+        return [train(prog, data, seed=s, **options) for s in seeds]
+    from .errors import require
+    require("distributed", "dask", "training on a Dask cluster")
+    if options.get("checkpoint") or options.get("resume") or options.get("progress") or options.get("log"):
+        raise PbitError("checkpoints, logs and progress belong to one process: train_many on a cluster takes none")
+    shared = client.scatter(data, broadcast=True, hash=False)
+    futures = [client.submit(train, prog, shared, seed=s, pure=False, **options) for s in seeds]
+    try:
+        return client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+
+
 def sample_many(items, backend=DEFAULT_BACKEND, client=None, program=None, **options) -> list:
     """One run for each of `items`, in order: Programs, or (with `program`, a .pb path or text)
     params dicts, each compiled on its own (a disorder average: one coupling seed per instance).

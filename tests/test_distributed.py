@@ -179,3 +179,17 @@ def test_shards_write_their_own_files(client, prog, tmp_path):
                  "--shard-files", "-o", str(tmp_path / "cli")]) == 0
     assert SampleResult.load(tmp_path / "cli").num_chains == 4
     assert pbit(["run", ISING, "--shard-files", "-o", str(tmp_path / "x")]) == 2           # needs --dask
+
+
+def test_the_seeds_of_a_training_study_train_as_tasks(client):
+    """Each seed is a task; each model is the local run's with that seed, weights to the bit."""
+    from tests.test_dtm import RBM, two_patterns
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    data = two_patterns(256)
+    far = pb.train_many(prog, data, seeds=[0, 1], client=client, epochs=2, lr=0.05)
+    near = pb.train_many(prog, data, seeds=[0, 1], epochs=2, lr=0.05)
+    for a, b in zip(far, near):
+        np.testing.assert_array_equal(a.thetas, b.thetas)
+    assert not np.array_equal(far[0].thetas, far[1].thetas)
+    with pytest.raises(pb.PbitError, match="checkpoints"):
+        pb.train_many(prog, data, seeds=[0], client=client, checkpoint="ck")
