@@ -193,3 +193,17 @@ def test_the_seeds_of_a_training_study_train_as_tasks(client):
     assert not np.array_equal(far[0].thetas, far[1].thetas)
     with pytest.raises(pb.PbitError, match="checkpoints"):
         pb.train_many(prog, data, seeds=[0], client=client, checkpoint="ck")
+
+
+def test_pbit_train_seeds_on_a_local_cluster(tmp_path, capsys):
+    from tests.test_dtm import RBM, two_patterns
+    source = tmp_path / "rbm.pb"
+    source.write_text(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    np.save(tmp_path / "d.npy", two_patterns(128))
+    argv = ["train", str(source), "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--seeds", "0:2"]
+    assert pbit(argv + ["-o", str(tmp_path / "here")]) == 0
+    assert pbit(argv + ["-o", str(tmp_path / "there"), "--dask", "local:2"]) == 0
+    for seed in (0, 1):
+        a, b = (pb.load(tmp_path / d / f"seed={seed}.pbir") for d in ("here", "there"))
+        np.testing.assert_array_equal(a.thetas, b.thetas)
+    assert pbit(["train", str(source), "--data", str(tmp_path / "d.npy"), "--dask", "local:2"]) == 2   # needs --seeds

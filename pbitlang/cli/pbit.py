@@ -89,6 +89,10 @@ def build_parser() -> Parser:
     t.add_argument("--checkpoint", help="folder for checkpoints and metrics.jsonl")
     t.add_argument("--resume", help="checkpoint folder or file to continue from")
     t.add_argument("--plot", metavar="OUT.png", help="draw the training curves (.png, .svg, .pdf; extra 'plot')")
+    t.add_argument("--seeds", metavar="A:B", help="train one model per seed A, A+1, …, B−1 (a study); -o names a "
+                                                  "folder that gets seed=S.pbir for each")
+    t.add_argument("--dask", metavar="ADDRESS|local:N", help="with --seeds: each seed a task on a Dask cluster "
+                                                             "(extra 'dask'); the models are the local runs'")
     add_limit_flags(t)
     g = sub.add_parser("generate", help="generate samples from a trained chain",
                        description="Run a trained chain in reverse and print or write its samples.")
@@ -485,7 +489,48 @@ def _shape(text):
     return shape
 
 
+def _train_seeds(args, backend, prog, data, options: dict) -> int:
+    """--seeds A:B: one model per seed, seed=S.pbir in the -o folder, locally or on --dask."""
+    from ..api import train_many
+    try:
+        lo, hi = (int(x) for x in args.seeds.split(":"))
+    except ValueError:
+        lo = hi = 0
+    if hi <= lo:
+        raise OptionError(f"--seeds takes A:B with whole numbers A < B, got '{args.seeds}'")
+    client = cluster = None
+    if args.dask:
+        client, cluster = _dask_client(args.dask)
+    try:
+        models = train_many(prog, data, range(lo, hi), client, **options)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    for seed, model in zip(range(lo, hi), models):
+        path = Path(args.output) / f"seed={seed}.pbir"
+        model.save(path)
+        last = model.info["final"][-1] if model.info["final"] else {}
+        print(f"seed {seed}: {model.info['seconds']:.1f} s, last step's loss proxy {last.get('loss_proxy', float('nan')):.4g}; "
+              f"written to {path}", file=sys.stderr)
+    return 0
+
+
 def _train(args) -> int:
+    if args.seeds or args.dask:
+        if not args.seeds:
+            raise OptionError("--dask trains the seeds of --seeds A:B as tasks: give --seeds")
+        if args.checkpoint or args.resume or args.plot:
+            raise OptionError("--seeds trains several models: leave --checkpoint, --resume and --plot out")
+        check_output_dir(args.output, "-o")
+        backend = _backend(args)
+        prog = _program(args.program, args)
+        data = _load_data(args.data, prog, args.chain)
+        return _train_seeds(args, backend, prog, data, dict(
+            chain=args.chain, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
+            acp=not args.no_acp, backend=backend.name, backend_options=_options(args)))
     check_output(args.output, "-o")
     check_output_dir(args.checkpoint, "--checkpoint")
     _check_picture(args.plot, "--plot")
