@@ -114,13 +114,9 @@ def train_many(program, data, seeds, client=None, **options) -> list:
     require("distributed", "dask", "training on a Dask cluster")
     if options.get("checkpoint") or options.get("resume") or options.get("progress") or options.get("log"):
         raise PbitError("checkpoints, logs and progress belong to one process: train_many on a cluster takes none")
+    from .distributed import gather_all
     shared = client.scatter(data, broadcast=True, hash=False)
-    futures = [client.submit(train, prog, shared, seed=s, pure=False, **options) for s in seeds]
-    try:
-        return client.gather(futures)
-    except KeyboardInterrupt:
-        client.cancel(futures)
-        raise
+    return gather_all(client, [client.submit(train, prog, shared, seed=s, pure=False, **options) for s in seeds])
 
 
 def sample_many(items, backend=DEFAULT_BACKEND, client=None, program=None, **options) -> list:
@@ -137,13 +133,9 @@ def sample_many(items, backend=DEFAULT_BACKEND, client=None, program=None, **opt
         return [sample_instance(x, program, backend, options) for x in items]
     from .errors import require
     require("distributed", "dask", "sampling on a Dask cluster")
-    futures = [client.submit(sample_instance, x.ir if isinstance(x, Program) else x, program, backend, options,
-                             pure=False) for x in items]
-    try:
-        return client.gather(futures)
-    except KeyboardInterrupt:
-        client.cancel(futures)
-        raise
+    from .distributed import gather_all
+    return gather_all(client, [client.submit(sample_instance, x.ir if isinstance(x, Program) else x, program, backend,
+                                             options, pure=False) for x in items])
 
 
 def sample_instance(item, program, backend, options: dict):

@@ -124,6 +124,16 @@ def _merged_swaps(parts: list) -> dict:
     return {**parts[0], "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist()}
 
 
+def gather_all(client, futures) -> list:
+    """The results of tasks, in order; a Ctrl-C while waiting cancels them all (one task an
+    instance or a seed: nothing partial to keep)."""
+    try:
+        return client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+
+
 def local_client(workers: int):
     """A LocalCluster of `workers` processes (one thread each) and its Client; close both when done."""
     distributed = require("distributed", "dask", "--dask local:N")

@@ -543,6 +543,12 @@ def _from_arrays(a: dict, meta: dict) -> IR:
         labels=tuple(label_from_json(x) for x in meta.get("labels", ())))
 
 
+def only_bits(layout: dict) -> bool:
+    """Whether every declared variable of a layout is a bit (then models and samples go out as
+    BINARY, 0/1; a program with any spin goes out over spins)."""
+    return bool(layout) and all(kind == "bit" for _, _, kind in layout.values())
+
+
 def labels_to_json(label):
     """A label as JSON: strings, whole numbers, finite floats, booleans, None, and tuples of them
     (written as lists: a list is never a label, so reading one back as a tuple is exact)."""

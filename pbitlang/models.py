@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from .colour import colour, coupling_graph
 from .errors import DataError, LimitError, PbitError, Source, Span, require
 from .files import atomic_write
-from .ir import make_ir
+from .ir import make_ir, only_bits
 from .limits import available_memory
 
 VARTYPES = ("SPIN", "BINARY")
@@ -40,9 +40,9 @@ def model_ir(num: int, linear=None, rows=(), cols=(), values=(), offset: float =
     values = np.asarray(values, dtype=np.float64).ravel()
     if not (len(rows) == len(cols) == len(values)):
         raise DataError("quadratic rows, columns and values must have the same length")
-    for what, idx in (("quadratic", rows), ("quadratic", cols)):
+    for idx in (rows, cols):
         if idx.size and (idx.min() < 0 or idx.max() >= num):
-            raise DataError(f"a {what} term names a variable outside 0..{num - 1}")
+            raise DataError(f"a quadratic term names a variable outside 0..{num - 1}")
     offset = float(offset)
     extra = defaultdict(float)                       # spin terms of order ≥ 3 (and any lower ones they make)
     for indices, coeff in higher:
@@ -178,7 +178,7 @@ def to_dimod(ir):
     clamped = set(ir.clamp_index.tolist())
     free = [i for i in range(ir.num_spins) if i not in clamped]
     labels = [ir.label(i) for i in range(ir.num_spins)]
-    binary = bool(ir.layout) and all(kind == "bit" for _, _, kind in ir.layout.values())
+    binary = only_bits(ir.layout)
     if higher:
         terms = {frozenset([labels[i]]): float(h[i]) for i in free}
         terms[frozenset()] = offset
@@ -225,18 +225,24 @@ def read_model(path, format: str | None = None):
     return {"coo": _coo, "gset": _gset, "qubo": _qubo}[fmt](source)
 
 
-def read_text(path: Path) -> Source:
+def read_bytes(path: Path) -> bytes:
+    """A model file's bytes, refused when it would not fit in a twentieth of free memory."""
     try:
         size = path.stat().st_size
         if size > available_memory() // 20:
             raise LimitError(f"{path}: {size:,} bytes is too large a model file for this machine's free memory")
-        return Source(str(path), path.read_text(encoding="utf-8"))
+        return path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory") from None
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+
+
+def read_text(path: Path) -> Source:
+    try:
+        return Source(str(path), read_bytes(path).decode("utf-8"))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file (not UTF-8)") from None
 
@@ -305,8 +311,8 @@ def _coo(source: Source):
 def _qubo(source: Source):
     """qbsolv's .qubo: comments `c …`, a header `p qubo topology maxNodes nNodes nCouplers`, then
     nNodes lines `i i w` and nCouplers lines `i j w` (BINARY)."""
-    lines = iter(_Lines(source, ("c",)))
     checker = _Lines(source, ("c",))
+    lines = iter(checker)
     try:
         number, tokens = next(lines)
     except StopIteration:
@@ -344,8 +350,8 @@ def _gset(source: Source):
 def gset_edges(source: Source) -> tuple:
     """(n, rows, cols, weights) of a Gset / MQLib file: `n m`, then m lines `i j w` with nodes
     1..n (rows and cols are 0-based)."""
-    lines = iter(_Lines(source, ("#", "%", "c ")))
-    checker = _Lines(source, ())
+    checker = _Lines(source, ("#", "%", "c "))
+    lines = iter(checker)
     try:
         number, tokens = next(lines)
     except StopIteration:
@@ -390,15 +396,7 @@ MAX_HEADER_BYTES = 1 << 20
 def _read_bqm(path: Path):
     """dimod's BQM file (format versions 1–2, what BinaryQuadraticModel.to_file writes), read and
     checked here: dimod's own reader trusts the indices in the file, and a damaged one crashes it."""
-    try:
-        size = path.stat().st_size
-        if size > available_memory() // 20:
-            raise LimitError(f"{path}: {size:,} bytes is too large a model file for this machine's free memory")
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    blob = read_bytes(path)
     try:
         return _bqm_ir(blob, str(path))
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeDecodeError) as err:
@@ -507,7 +505,7 @@ def coo_text(ir) -> str:
     """COO over the spin indices 0..n−1 (BINARY when every variable is a bit), with the offset."""
     if ir.kbody:
         raise DataError("a COO file holds a quadratic model; this one has k-body factors")
-    binary = bool(ir.layout) and all(kind == "bit" for _, _, kind in ir.layout.values())
+    binary = only_bits(ir.layout)
     if binary:
         offset, h, rows, cols, values, _ = binary_terms(ir)
     else:

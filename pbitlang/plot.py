@@ -103,12 +103,6 @@ def _scalar_names(res) -> list:
     return names
 
 
-def _sweeps(res) -> np.ndarray:
-    """The sweep number of each kept sample (counting the burn-in)."""
-    burn_in, thin = int(res.info.get("burn_in", 0)), int(res.info.get("thin", 1))
-    return burn_in + thin * np.arange(1, res.kept + 1)
-
-
 def _nonempty(res, what: str):
     if len(res) == 0:
         raise PbitError(f"the run kept no samples: nothing to draw as {what}")
@@ -119,7 +113,7 @@ def trace(res, ax, names=("energy",)):
     _nonempty(res, "a trace")
     name = names[0]
     tr = res.trace(name)
-    x = _sweeps(res)
+    x = res.kept_sweeps
     shown = min(res.num_chains, MAX_LINES)
     for c in range(shown):
         ax.plot(x, tr[c], lw=0.6, alpha=0.5)

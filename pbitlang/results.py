@@ -207,10 +207,8 @@ class SampleResult:
             if few and not final:
                 warnings.append(f"few effective samples (< {min_ess:.0f}): {', '.join(few)}; run longer or use more "
                                 f"chains before trusting these error bars")
-            worst = [(name, np.nanmax(np.asarray(est["rhat"], dtype=np.float64)))
-                     for name, est in [("energy", out["energy"]), *out["observables"].items()]
-                     if est.get("rhat") is not None and np.any(np.isfinite(np.asarray(est["rhat"], dtype=np.float64)))]
-            high = [f"{name} {r:.3f}" for name, r in worst if r > RHAT_LIMIT]
+            high = [f"{name} {est['rhat']:.3f}" for name, est in [("energy", out["energy"]), *out["observables"].items()]
+                    if est.get("rhat") is not None and est["rhat"] > RHAT_LIMIT]
             if high:
                 warnings.append(f"the chains disagree (R-hat > {RHAT_LIMIT}): {', '.join(high)}; run longer or raise "
                                 f"--burn-in")
@@ -249,6 +247,11 @@ class SampleResult:
         return not (spread > 0 and abs(half["mean"] - quarter["mean"]) > 3 * spread)
 
     @property
+    def kept_sweeps(self) -> np.ndarray:
+        """The sweep (burn-in counted) at which each kept draw of a chain was recorded."""
+        return int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, self.kept + 1)
+
+    @property
     def labels(self) -> list:
         """The label of each column of `samples`: the model's own labels (a dimod model, a model
         file) or the spin names `s[3, 4]`."""
@@ -261,15 +264,14 @@ class SampleResult:
         """A dimod.SampleSet of every sample, with the model's labels: BINARY (0/1) when every variable
         is a bit, SPIN otherwise; `info` carries the run's info, and the vectors `chain` and `sweep`
         say where each row was drawn."""
+        from .ir import only_bits
         dimod = require("dimod", "dimod", "to_dimod()")
-        layout = self.layout
-        binary = bool(layout) and all(kind == "bit" for _, _, kind in layout.values())
+        binary = only_bits(self.layout)
         values = (self.samples + 1) // 2 if binary else self.samples
         C, K = self.num_chains, self.kept
-        sweep = int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, K + 1)
         return dimod.SampleSet.from_samples((values, self.labels), vartype="BINARY" if binary else "SPIN",
                                             energy=self.energies, info=dict(self.info),
-                                            chain=np.repeat(np.arange(C), K), sweep=np.tile(sweep, C))
+                                            chain=np.repeat(np.arange(C), K), sweep=np.tile(self.kept_sweeps, C))
 
     def to_arviz(self):
         """The run as ArviZ data (extra `arviz`): an xarray DataTree whose `posterior` group
@@ -277,8 +279,7 @@ class SampleResult:
         observable plus `energy`, for arviz's summaries and plots."""
         from_dict = require("arviz_base", "arviz", "to_arviz()").from_dict
         names = ["energy"] + self._names()
-        sweeps = int(self.info.get("burn_in", 0)) + int(self.info.get("thin", 1)) * np.arange(1, self.kept + 1)
-        return from_dict({"posterior": {name: self.trace(name) for name in names}}, coords={"draw": sweeps})
+        return from_dict({"posterior": {name: self.trace(name) for name in names}}, coords={"draw": self.kept_sweeps})
 
     def plot(self, kind: str | None = None, ax=None, **options):
         """A picture of this run (extra `plot`): kind trace, hist, autocorr, overlap, images, ladder,
@@ -361,7 +362,6 @@ SHARDS_FILE = "shards.json"
 
 def write_shard_index(folder, shards: list, info: dict) -> None:
     """shards.json of a folder of shard files: [(file name, first chain, chains), …] in chain order."""
-    from .files import atomic_write
     body = {"format": SHARDS_FORMAT, "version": 1, "info": json.loads(json.dumps(info, default=jsonable)),
             "shards": [{"file": f, "first_chain": a, "chains": k} for f, a, k in shards]}
     with atomic_write(Path(folder) / SHARDS_FILE) as tmp:
@@ -480,13 +480,10 @@ def jsonable(x):
     return str(x)
 
 
-def _plain(v: np.ndarray):
-    """A diagnostic as a float or a nested list, NaN as None (R-hat of a constant trace has none)."""
-    v = np.asarray(v, dtype=np.float64)
-    if v.ndim == 0:
-        return float(v) if math.isfinite(v) else None
-    return [None if not math.isfinite(x) else x for x in v.ravel().tolist()] if v.ndim == 1 else \
-        [_plain(row) for row in v]
+def _plain(v) -> float | None:
+    """A scalar diagnostic as a float, NaN as None (R-hat of a constant trace has none)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def _per_component(trace: np.ndarray) -> tuple:

@@ -1,6 +1,7 @@
 """pbit: run programs on a backend and list backends."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -235,10 +236,7 @@ def _run(args) -> int:
         check_output(args.output, "-o")
     backend = _backend(args)
     prog = _program(args.program, args)
-    options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
-               "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps)}
-    if "initial" in backend.options:
-        options["initial"] = args.initial
+    options = _run_options(args, backend)
     if args.given:
         clamps = {}
         for item in args.given:
@@ -278,58 +276,33 @@ def _run(args) -> int:
     return 0
 
 
-def _sweep(args) -> int:
-    """--sweep-param NAME=A:B: one run per value, one summary line (or JSON line) each."""
-    from ..api import sample_many
-    name, _, span = args.sweep_param.partition("=")
-    try:
-        lo, hi = (int(x) for x in span.split(":"))
-    except ValueError:
-        lo = hi = None
-    if not name.strip() or lo is None or hi <= lo:
-        raise OptionError(f"--sweep-param takes NAME=A:B with whole numbers A < B, got '{args.sweep_param}'")
-    if hi - lo > 100_000:
-        raise OptionError("--sweep-param runs at most 100,000 instances")
-    if args.tempering or args.shards:
-        raise OptionError("--sweep-param runs each instance as one task: leave --tempering and --shards out")
-    path = program_path(args.program, (".pb",))
-    check_output_dir(args.output, "-o")
-    backend = _backend(args)
-    params = defines(args.defines)
-    items = [{**params, name.strip(): k} for k in range(lo, hi)]
-    compile_program(path, items[0], limits=limits(args))                 # a bad program fails here, once
+def _run_options(args, backend) -> dict:
+    """The sampling options every `pbit run` gives its backend (a sweep gives each instance)."""
     options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
-               "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps), **_options(args)}
+               "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps)}
     if "initial" in backend.options:
         options["initial"] = args.initial
-    client = cluster = None
-    if args.dask:
-        client, cluster = _dask_client(args.dask)
+    return options
+
+
+def _int_range(text: str, flag: str) -> range:
+    """A:B (whole numbers, A < B) as range(A, B)."""
     try:
-        results = sample_many(items, backend.name, client, str(path), **options)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-    for item, res in zip(items, results):
-        value = item[name.strip()]
-        if args.output:
-            res.save(Path(args.output) / f"{name.strip()}={value}.npz")
-        s = res.summary()
-        if args.json:
-            print(json.dumps({"sweep_param": {name.strip(): value}, **s}, default=jsonable))
-        else:
-            e = s.get("energy", {})
-            print(f"{name.strip()}={value}: energy {e.get('mean', float('nan')):.6g} ± {e.get('se', float('nan')):.2g}, "
-                  f"best {s.get('best', {}).get('energy', float('nan')):.6g}"
-                  + "".join(f", {k} {v['mean']:.6g}" for k, v in s.get("observables", {}).items()
-                            if np.ndim(v["mean"]) == 0))
-    return 0
+        lo, hi = (int(x) for x in text.split(":"))
+    except ValueError:
+        lo = hi = 0
+    if hi <= lo:
+        raise OptionError(f"{flag} takes A:B with whole numbers A < B, got '{text}'")
+    return range(lo, hi)
 
 
-def _dask_client(text: str) -> tuple:
-    """(client, cluster or None) of --dask ADDRESS or local:N."""
+@contextlib.contextmanager
+def _dask(text: str | None):
+    """The Client of --dask ADDRESS or local:N (None without --dask), closed (and a local cluster
+    stopped) when the block ends."""
+    if not text:
+        yield None
+        return
     from ..distributed import connect, local_client
     if text.startswith("local:"):
         try:
@@ -338,25 +311,63 @@ def _dask_client(text: str) -> tuple:
             workers = 0
         if workers < 1:
             raise OptionError(f"--dask local:N takes a number of worker processes ≥ 1, got '{text}'")
-        return local_client(workers)
-    return connect(text), None
+        client, cluster = local_client(workers)
+    else:
+        client, cluster = connect(text), None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _sweep(args) -> int:
+    """--sweep-param NAME=A:B: one run per value, one summary line (or JSON line) each."""
+    from ..api import sample_many
+    name, _, span = args.sweep_param.partition("=")
+    name = name.strip()
+    if not name:
+        raise OptionError(f"--sweep-param takes NAME=A:B with whole numbers A < B, got '{args.sweep_param}'")
+    values = _int_range(span, "--sweep-param NAME=A:B")
+    if len(values) > 100_000:
+        raise OptionError("--sweep-param runs at most 100,000 instances")
+    if args.tempering or args.shards:
+        raise OptionError("--sweep-param runs each instance as one task: leave --tempering and --shards out")
+    path = program_path(args.program, (".pb",))
+    check_output_dir(args.output, "-o")
+    backend = _backend(args)
+    params = defines(args.defines)
+    items = [{**params, name: k} for k in values]
+    compile_program(path, items[0], limits=limits(args))                 # a bad program fails here, once
+    options = {**_run_options(args, backend), **_options(args)}
+    with _dask(args.dask) as client:
+        results = sample_many(items, backend.name, client, str(path), **options)
+    for value, res in zip(values, results):
+        if args.output:
+            res.save(Path(args.output) / f"{name}={value}.npz")
+        s = res.summary()
+        if args.json:
+            print(json.dumps({"sweep_param": {name: value}, **s}, default=jsonable))
+        else:
+            e = s.get("energy", {})
+            print(f"{name}={value}: energy {e.get('mean', float('nan')):.6g} ± {e.get('se', float('nan')):.2g}, "
+                  f"best {s.get('best', {}).get('energy', float('nan')):.6g}"
+                  + "".join(f", {k} {v['mean']:.6g}" for k, v in s.get("observables", {}).items()
+                            if np.ndim(v["mean"]) == 0))
+    return 0
 
 
 def _sample_on_dask(args, backend, prog, options):
     """--dask ADDRESS or local:N: the chains in shards on the cluster's workers."""
     from ..distributed import sample_on
-    client, cluster = _dask_client(args.dask)
     shard_done = None
     if sys.stderr.isatty() or args.progress:
         def shard_done(finished, total):
             print(f"sampling: {finished}/{total} shards done", file=sys.stderr, flush=True)
-    try:
+    with _dask(args.dask) as client:
         return sample_on(client, backend.name, prog.ir, args.shards, shard_done,
                          folder=args.output if args.shard_files else None, **options)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _beta_text(beta) -> str:
@@ -489,26 +500,20 @@ def _shape(text):
     return shape
 
 
-def _train_seeds(args, backend, prog, data, options: dict) -> int:
+def _train_options(args, backend) -> dict:
+    """The training options of `pbit train` (one model or the seeds of a study)."""
+    return dict(chain=args.chain, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
+                acp=not args.no_acp, backend=backend.name, backend_options=_options(args))
+
+
+def _train_seeds(args, backend, prog, data) -> int:
     """--seeds A:B: one model per seed, seed=S.pbir in the -o folder, locally or on --dask."""
     from ..api import train_many
-    try:
-        lo, hi = (int(x) for x in args.seeds.split(":"))
-    except ValueError:
-        lo = hi = 0
-    if hi <= lo:
-        raise OptionError(f"--seeds takes A:B with whole numbers A < B, got '{args.seeds}'")
-    client = cluster = None
-    if args.dask:
-        client, cluster = _dask_client(args.dask)
-    try:
-        models = train_many(prog, data, range(lo, hi), client, **options)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-    for seed, model in zip(range(lo, hi), models):
+    seeds = _int_range(args.seeds, "--seeds")
+    with _dask(args.dask) as client:
+        models = train_many(prog, data, seeds, client, **_train_options(args, backend))
+    for seed, model in zip(seeds, models):
         path = Path(args.output) / f"seed={seed}.pbir"
         model.save(path)
         last = model.info["final"][-1] if model.info["final"] else {}
@@ -527,10 +532,7 @@ def _train(args) -> int:
         backend = _backend(args)
         prog = _program(args.program, args)
         data = _load_data(args.data, prog, args.chain)
-        return _train_seeds(args, backend, prog, data, dict(
-            chain=args.chain, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
-            acp=not args.no_acp, backend=backend.name, backend_options=_options(args)))
+        return _train_seeds(args, backend, prog, data)
     check_output(args.output, "-o")
     check_output_dir(args.checkpoint, "--checkpoint")
     _check_picture(args.plot, "--plot")
@@ -541,10 +543,8 @@ def _train(args) -> int:
     if sys.stderr.isatty():
         def progress(done, total):
             print(f"\rtraining: epoch {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-    model = train(prog, data, chain=args.chain, epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint,
-                  resume=args.resume, progress=progress, batch_size=args.batch_size, lr=args.lr,
-                  warmup_sweeps=args.warmup_sweeps, samples_per_estimate=args.samples, spacing=args.spacing,
-                  acp=not args.no_acp, backend=backend.name, backend_options=_options(args))
+    model = train(prog, data, seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=progress,
+                  **_train_options(args, backend))
     model.save(args.output)
     if args.plot:
         from ..plot import save, training_curves
