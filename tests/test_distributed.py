@@ -138,6 +138,13 @@ def test_pbit_run_sweeps_a_param(tmp_path, capsys):
     assert pbit(argv + ["--dask", "local:2"]) == 0
     there = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [r["energy"] for r in there] == [r["energy"] for r in here]
+    assert pbit(["run", "examples/ea3d.pb", "-D", "L=3", "--sweep-param", "seed=0:2", "--sweeps", "20", "--json",
+                 "--given", "s[0, 0, 0]=-1", "-o", str(tmp_path / "given")]) == 0             # evidence applies
+    capsys.readouterr()
+    from pbitlang.results import SampleResult
+    for k in (0, 1):
+        held = SampleResult.load(tmp_path / "given" / f"seed={k}.npz").variables("s")[:, 0, 0, 0]
+        assert np.all(held == -1)
     for bad in (["--sweep-param", "seed=3:1"], ["--sweep-param", "seed"], ["--sweep-param", "seed=0:2", "--shards", "2"]):
         assert pbit(["run", "examples/ea3d.pb", "--sweeps", "5", *bad]) == 2
 

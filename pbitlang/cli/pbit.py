@@ -237,14 +237,6 @@ def _run(args) -> int:
     backend = _backend(args)
     prog = _program(args.program, args)
     options = _run_options(args, backend)
-    if args.given:
-        clamps = {}
-        for item in args.given:
-            if "=" not in item:
-                raise OptionError(f"--given expects VAR[i]=V, got '{item}'")
-            key, value = item.rsplit("=", 1)
-            clamps[key.strip()] = _value(value.strip())
-        options["clamps"] = clamps
     if args.tempering:
         parts = args.tempering.split(":")
         try:
@@ -277,11 +269,20 @@ def _run(args) -> int:
 
 
 def _run_options(args, backend) -> dict:
-    """The sampling options every `pbit run` gives its backend (a sweep gives each instance)."""
+    """The sampling options every `pbit run` gives its backend, evidence included (a sweep gives
+    each instance the same)."""
     options = {"chains": args.chains, "sweeps": args.sweeps, "burn_in": args.burn_in, "thin": args.thin,
                "seed": args.seed, "beta": _beta(args.beta, args.burn_in, args.sweeps)}
     if "initial" in backend.options:
         options["initial"] = args.initial
+    if args.given:
+        clamps = {}
+        for item in args.given:
+            if "=" not in item:
+                raise OptionError(f"--given expects VAR[i]=V, got '{item}'")
+            key, value = item.rsplit("=", 1)
+            clamps[key.strip()] = _value(value.strip())
+        options["clamps"] = clamps
     return options
 
 
