@@ -7,6 +7,7 @@ once, here, for every backend: validate the options -> prepare -> drive -> Sampl
 generation and tempering hold a Kernel the same way."""
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 
@@ -185,6 +186,24 @@ class Backend(ABC):
 _BLAS = []                 # the threadpoolctl controller, made once: finding the libraries reads files
 
 
+class _BlasLimit:
+    """One BLAS thread while held.  Only the outermost hold sets and restores the limit: a kernel run
+    inside training (which holds one around all its runs) then costs nothing here."""
+    lock = threading.Lock()
+    depth = 0
+
+    def __init__(self, controller):
+        with _BlasLimit.lock:
+            self.limiter = controller.limit(limits=1, user_api="blas") if _BlasLimit.depth == 0 else None
+            _BlasLimit.depth += 1
+
+    def restore_original_limits(self):
+        with _BlasLimit.lock:
+            _BlasLimit.depth -= 1
+            if self.limiter is not None:
+                self.limiter.restore_original_limits()
+
+
 def one_blas_thread():
     """Limit BLAS to one thread (returns the limiter, or None when threadpoolctl is missing) where small
     BLAS products alternate with a compiled sampler — training, the emulator's dense tiles: OpenBLAS's
@@ -198,4 +217,4 @@ def one_blas_thread():
     if not _BLAS:
         import scipy.linalg  # noqa: F401 - loads scipy's BLAS, so the controller finds it
         _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return _BlasLimit(_BLAS[0])

@@ -14,7 +14,7 @@ from ..colour import ColourBlocks
 from ..errors import BackendError
 from . import kernels
 from .base import Backend, Draws, Kernel, Record, one_blas_thread
-from .runspec import COMMON_OPTIONS, chain_words
+from .runspec import COMMON_OPTIONS, stream_key
 from .tiles import block_tiles
 
 CHAIN_ALIGN = 64             # chains per cache line of the int8 states (spins × chains): a thread's share
@@ -54,10 +54,12 @@ def kbody_table(ir):
     return ptr, np.concatenate(coeffs)[order].astype(np.float32), np.concatenate(others)[order].astype(np.int64)
 
 
-def chain_streams(seed: int, chains) -> tuple:
-    """The per-chain xoroshiro128+ states (s0, s1) of chains (a count, or their indices), from
-    (seed, chain) alone (s1 odd: never all zero)."""
-    words = chain_words(seed, chains, 2, stream=2)
+def chain_streams(seed: int, first_chain: int, chains: int) -> tuple:
+    """The per-chain xoroshiro128+ states (s0, s1) of chains first_chain … first_chain + chains − 1,
+    from (seed, chain) alone (s1 odd: never all zero): runspec.chain_words' words of stream 2,
+    made by the compiled copy (a run's set-up, on every call of training and generation)."""
+    words = np.empty((2, chains), np.uint64)
+    kernels.chain_words(stream_key(seed, 2), first_chain, words)
     return words[0].copy(), words[1] | np.uint64(1)
 
 
@@ -100,7 +102,7 @@ class CpuKernel(Kernel):
         self.load(h, J_data, clamp_values, state)                  # checks the state, weights and clamps
         fresh = seed is not None or self.s0 is None
         if fresh:
-            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.chain_ids)
+            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.first_chain, self.chains)
         out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
         blas = one_blas_thread() if self.tiles.num_tiles else None
         try:

@@ -63,7 +63,7 @@ class EmulatorKernel(CpuKernel):
             return super().sweeps(betas, seed, fresh, state, out, burn_in, thin, kept)
         fx = self.fixed
         if self._written != self.version:
-            fx.weights(self.weighted(), self.tiles)
+            fx.weights(self.ir, self.h, self.J_data, self.tiles)
             self._written = self.version
         if fresh:
             fx.seed(0 if seed is None else seed, self.chains, self.first_chain)
@@ -119,11 +119,12 @@ class FixedPoint:
             self.rho = math.exp(-dt / tau) if tau > 0 else 0.0
             self.hold_threshold = np.uint64(min(int(self.rho * 2**32), 2**32 - 1))
 
-    def weights(self, ir, tiles) -> None:
-        """A run's new weights in fixed point: quantised, the input window and table shift, the float
-        type, the kernels' rows and tiles; the activation tables made for the old weights are dropped."""
+    def weights(self, ir, h, J_data, tiles) -> None:
+        """A run's new weights h, J_data (on ir's structure) in fixed point: quantised, the input window
+        and table shift, the float type, the kernels' rows and tiles; the activation tables made for
+        the old weights are dropped."""
         ar, J = self.ar, ir.J
-        qz = quantize(ir, ar)
+        qz = quantize(ir, ar, h, J_data)
         largest = int(input_bounds(qz, J).max(initial=0))     # the window's and the float type's bound
         window = input_window(qz, J, largest)
         shift = lut_shift(window, ar["lut_size"])

@@ -34,10 +34,13 @@ class Quantized:
         return sp.csr_array((self.Jq * self.lsb, J.indices, J.indptr), shape=J.shape)
 
 
-def quantize(ir, arithmetic: dict) -> Quantized:
+def quantize(ir, arithmetic: dict, h=None, J_data=None) -> Quantized:
+    """ir's fields and couplings in the fabric's fixed point; h, J_data: other weights on ir's
+    structure (a kernel's run), without building an IR for them."""
     wb, bb, ab = arithmetic["weight_bits"], arithmetic["bias_bits"], arithmetic["acc_bits"]
     wmax, bmax, amax = 2 ** (wb - 1) - 1, 2 ** (bb - 1) - 1, 2 ** (ab - 1) - 1
-    J = ir.J.data
+    J = ir.J.data if J_data is None else np.asarray(J_data, dtype=np.float64)
+    h = ir.h if h is None else np.asarray(h, dtype=np.float64)
     scale = arithmetic.get("scale", "auto")
     if scale == "auto":
         q = float(arithmetic.get("clip_quantile", 1.0))
@@ -46,12 +49,12 @@ def quantize(ir, arithmetic: dict) -> Quantized:
         else:                                       # the 1.0 quantile is the largest: no partial sort
             ref = float(np.abs(J).max()) if q == 1.0 else float(np.quantile(np.abs(J), q))
         if ref == 0.0:
-            ref = float(np.abs(ir.h).max()) * wmax / bmax if len(ir.h) and np.abs(ir.h).max() > 0 else 1.0
+            ref = float(np.abs(h).max()) * wmax / bmax if len(h) and np.abs(h).max() > 0 else 1.0
         lsb = ref / wmax
     else:
         lsb = float(scale)
     Jr = np.rint(J / lsb)
-    hr = np.rint(ir.h / lsb)
+    hr = np.rint(h / lsb)
     wclip = int(np.sum(np.abs(Jr) > wmax))
     bclip = int(np.sum(np.abs(hr) > bmax))
     if arithmetic.get("on_overflow", "clip") == "error" and (wclip or bclip):
@@ -63,7 +66,7 @@ def quantize(ir, arithmetic: dict) -> Quantized:
                                f"fabric's range ±{wmax * lsb:.6g} ({wb}-bit weights, LSB {lsb:.6g}) at "
                                f"{ir.term_source(i, j)}")
         i = int(np.flatnonzero(np.abs(hr) > bmax)[0])
-        raise BackendError(f"field {ir.h[i]:.6g} on {ir.spin_name(i)} exceeds the fabric's bias range "
+        raise BackendError(f"field {h[i]:.6g} on {ir.spin_name(i)} exceeds the fabric's bias range "
                            f"±{bmax * lsb:.6g} ({bb}-bit biases) at {ir.term_source(i)}")
     Jq = np.clip(Jr, -wmax, wmax).astype(np.int32)
     hq = np.clip(hr, -bmax, bmax).astype(np.int32)
@@ -73,10 +76,11 @@ def quantize(ir, arithmetic: dict) -> Quantized:
 def input_bounds(q: Quantized, J) -> np.ndarray:
     """Per p-bit, the largest input it can see (before saturation): Σ_j |J_q,ij| + |h_q,i|."""
     n = len(q.hq)
-    rows = np.repeat(np.arange(n), np.diff(J.indptr))         # (reduceat fails on a last row with no couplings)
-    row = np.zeros(n, np.int64)
-    np.add.at(row, rows, np.abs(q.Jq).astype(np.int64))
-    return row + np.abs(q.hq).astype(np.int64)
+    row = np.zeros(n)
+    nz = np.flatnonzero(np.diff(J.indptr))                    # (reduceat would misread rows with no couplings)
+    if len(nz):
+        row[nz] = np.add.reduceat(np.abs(q.Jq).astype(np.float64), J.indptr[nz])   # integers below 2^53: exact
+    return row.astype(np.int64) + np.abs(q.hq).astype(np.int64)
 
 
 def input_window(q: Quantized, J, largest: int | None = None) -> int:
