@@ -44,14 +44,16 @@ def sampling_alone(prog, backend, options: dict) -> tuple:
     stack = DTM.StackedSteps(ir, spec, T)
     latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
     sampler = DTM.BatchSampler(ir, spec, stack, latent, get_backend(backend), B, DTM.TrainOptions(), options)
+    sampler.start([DTM.stream(0, DTM.START, t) for t in stack.steps])
     h, data = stack.arrays(np.tile(ir.weights.theta, (T, 1)))
     rng = np.random.default_rng(0)
-    trajs = [[(2 * rng.integers(0, 2, size=(B, d)) - 1).astype(np.int8) for _ in range(T + 1)]
-             for _ in range(ROWS // B)]
-    sampler.run(h, data, trajs[0], 1.0, rng)                       # warm-up
+    batches = [[tuple((2 * rng.integers(0, 2, size=(B, d)) - 1).astype(np.int8) for _ in range(2)) for _ in range(T)]
+               for _ in range(ROWS // B)]
+    streams = [np.random.default_rng(t) for t in range(T)]
+    sampler.run(h, data, batches[0], 1.0, streams)                       # warm-up
     blas = one_blas_thread()
     t = time.perf_counter()
-    updates = sum(sampler.run(h, data, traj, 1.0, rng)[2] for traj in trajs)
+    updates = sum(int(sampler.run(h, data, pairs, 1.0, streams)[2].sum()) for pairs in batches)
     seconds = time.perf_counter() - t
     if blas is not None:
         blas.restore_original_limits()

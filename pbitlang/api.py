@@ -155,7 +155,17 @@ def load(path) -> Program:
     return TrainedModel(trained) if trained is not None else Program(ir)
 
 
-def train(program, data, chain=None, epochs=10, seed=0, **options) -> TrainedModel:
-    """Train a denoising chain of `program` on `data` (see pbitlang.dtm.training and docs/dtm.md)."""
+def train(program, data, chain=None, epochs=10, seed=0, client=None, **options) -> TrainedModel:
+    """Train a denoising chain of `program` on `data` (see pbitlang.dtm.training and docs/dtm.md).
+    With a dask.distributed `client` each denoising step trains as a task of its own, and the model
+    is the one a local run makes, weights to the bit."""
     from .dtm.training import train_chain
-    return TrainedModel(train_chain(program, data, chain=chain, epochs=epochs, seed=seed, **options))
+    if client is None:
+        return TrainedModel(train_chain(program, data, chain=chain, epochs=epochs, seed=seed, **options))
+    from .dtm.chain import chain_spec
+    from .errors import require
+    require("distributed", "dask", "training on a Dask cluster")
+    from .distributed import train_on
+    ir = getattr(program, "base_ir", None) or getattr(program, "ir", program)
+    spec = chain_spec(ir, chain)
+    return TrainedModel(train_on(client, ir, data, spec.steps, chain=chain, epochs=epochs, seed=seed, **options))

@@ -5,7 +5,8 @@ A run's chains are split into shards of consecutive chains; the model is sent to
 and the shards' states are joined in chain order.  Every backend draws a chain's random numbers
 from (seed, chain index) alone, so the result is the same, bit for bit, as one process running
 all the chains, for any number of workers, shards and threads; a shard that Dask reruns after a
-worker dies comes out the same too."""
+worker dies comes out the same too.  A denoising chain's steps train as tasks the same way: each
+step's random streams come from (seed, step) alone (train_on)."""
 from __future__ import annotations
 
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .backends import get_backend
-from .errors import OptionError, require
+from .dtm.training import merge_steps, train_chain
+from .errors import OptionError, PbitError, require
 from .results import SampleResult, write_shard_index
 
 ADD_UP = ("spin_updates",)                 # shard figures that add up to the run's
@@ -122,6 +124,23 @@ def _merged_swaps(parts: list) -> dict:
     accepted = np.sum([np.asarray(p["swap_acceptance"]) * np.asarray(p["swaps_tried"]) for p in parts], axis=0)
     rates = np.divide(accepted, tried, out=np.zeros(len(tried)), where=tried > 0)
     return {**parts[0], "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist()}
+
+
+def train_on(client, ir, data, steps: int, chain=None, **options):
+    """train_chain(ir, data, chain, **options) with each of the `steps` denoising steps a task of its
+    own on a dask.distributed Client (the program and the data sent once): the model a local run
+    makes, weights to the bit.  Checkpoints, logs and progress belong to one process: none here; a
+    Ctrl-C cancels the steps (a model with some steps untrained is none)."""
+    require("distributed", "dask", "training on a Dask cluster")
+    if any(options.get(k) for k in ("checkpoint", "resume", "log", "progress")):
+        raise PbitError("checkpoints, logs and progress belong to one process: training on a cluster takes none")
+    if options.get("steps") is not None:
+        raise PbitError("on a cluster every step is a task of its own: leave steps out")
+    t0 = time.perf_counter()
+    shared_ir, shared_data = client.scatter([ir, data], broadcast=True, hash=False)
+    futures = [client.submit(train_chain, shared_ir, shared_data, chain=chain, steps=[t], pure=False, **options)
+               for t in range(1, steps + 1)]
+    return merge_steps(gather_all(client, futures), seconds=time.perf_counter() - t0)
 
 
 def gather_all(client, futures) -> list:

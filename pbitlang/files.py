@@ -79,9 +79,10 @@ def _checked_read(open_member, size_on_disk: int | None, budget: list) -> np.nda
     return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
 
 
-def read_arrays(path, error: type = PbitError, what: str = "data") -> dict:
-    """name → array of every member of an .npz, or {"": array} for an .npy; `error` (a PbitError
-    class) with the path for anything that is not a sound file of numeric arrays."""
+def read_arrays(path, error: type = PbitError, what: str = "data", only=None) -> dict:
+    """name → array of every member of an .npz (or of the members named in `only`), or {"": array}
+    for an .npy; `error` (a PbitError class) with the path for anything that is not a sound file of
+    numeric arrays."""
     path = Path(path)
     if not is_file(path):
         raise error(f"{path}: no such file" if not is_dir(path) else f"{path}: is a directory")
@@ -98,6 +99,8 @@ def read_arrays(path, error: type = PbitError, what: str = "data") -> dict:
                     raise ValueError(f"member {info.filename} uses an unsupported compression")
                 if not info.filename.endswith(".npy"):
                     raise ValueError(f"member {info.filename} is not an array")
+                if only is not None and info.filename[:-4] not in only:
+                    continue
                 out[info.filename[:-4]] = _checked_read(lambda info=info: zf.open(info), info.file_size, budget)
         return out
     except PbitError:

@@ -368,10 +368,11 @@ def write_shard_index(folder, shards: list, info: dict) -> None:
         Path(tmp).write_text(json.dumps(body))
 
 
-def _load_shards(folder: Path, ir) -> "SampleResult":
-    """The shards of a folder, checked (names inside the folder, runs of chains in increasing order,
-    the same spins and kept draws in every shard) and joined in chain order."""
-    from .files import MAX_JSON_BYTES, is_file
+def _load_shards(folder: Path, ir) -> "ShardedResult":
+    """The index of a folder of shards and each shard's meta, checked (names inside the folder, runs of
+    chains in increasing order, the same spins and kept draws in every shard); the states stay on
+    disk until asked for (ShardedResult)."""
+    from .files import MAX_JSON_BYTES, is_file, read_arrays, read_json
     index = folder / SHARDS_FILE
     if not is_file(index):
         raise IRFileError(f"{folder}: a folder of samples needs {SHARDS_FILE} (written by a cluster run's -o DIR)")
@@ -381,46 +382,99 @@ def _load_shards(folder: Path, ir) -> "SampleResult":
         body = json.loads(index.read_text(encoding="utf-8"))
         if body.get("format") != SHARDS_FORMAT or body.get("version") != 1 or not body.get("shards"):
             raise ValueError("not a pbit-shards index of a known version")
-        parts, expect = [], 0
+        files, metas, ladders, expect = [], [], [], 0
         for entry in body["shards"]:
             name, first, count = entry["file"], entry["first_chain"], entry["chains"]
             if not isinstance(name, str) or Path(name).name != name or first < expect or count < 1:
                 raise ValueError(f"shard {name!r} is not a later run of chains inside the folder")
-            part = SampleResult.load(folder / name, ir)
-            if part.num_chains != count:
-                raise ValueError(f"shard {name} holds {part.num_chains} chains, the index says {count}")
-            parts.append(part)
+            arrays = read_arrays(folder / name, IRFileError, "samples", only={"meta.json", "tempering/energies"})
+            meta = read_json(arrays, "meta.json", folder / name, IRFileError, "samples")
+            if meta.get("format") != SAMPLES_FORMAT or meta.get("version") != SAMPLES_VERSION:
+                raise ValueError(f"shard {name} is not a pbit samples file of a known version")
+            if meta.get("num_chains") != count:
+                raise ValueError(f"shard {name} holds {meta.get('num_chains')} chains, the index says {count}")
+            files.append((name, count))
+            metas.append(meta)
+            ladders.append(arrays.get("tempering/energies"))
             expect = first + count                          # an interrupted run may have gaps between shards
-        chains = sum(p.num_chains for p in parts)
-        if len({(p.kept, p.num_spins) for p in parts}) != 1:
+        shapes = {(m.get("kept"), m.get("num_spins")) for m in metas}
+        kept, n = shapes.pop()
+        if shapes or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (kept, n)):
             raise ValueError("the shards differ in spins or kept draws")
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError) as err:
+        if ir is not None and n != ir.num_spins:
+            raise ValueError(f"{n} spins per sample, the program has {ir.num_spins}")
+        info, layout = _checked_info(metas[0], n)
+        extra = body.get("info") or {}
+        if not isinstance(extra, dict):
+            raise ValueError("the index's info must be an object")
+        info = {**info, **extra, "layout": layout}
+        replicas = len((info.get("tempering") or {}).get("ladder") or ())
+        for (_, count), ladder in zip(files, ladders):
+            if ladder is not None and (ladder.shape != (count, kept, replicas) or ladder.dtype.kind != "f"):
+                raise ValueError("tempering/energies must be (chains, kept, replicas) floats, as the ladder in info")
+        with zipfile.ZipFile(folder / files[0][0]) as zf:
+            names = [m[len("observable/"):-4] for m in zf.namelist() if m.startswith("observable/")]
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError,
+            zipfile.BadZipFile) as err:
         raise IRFileError(f"{folder}: malformed folder of shards ({str(err)[:200]})") from None
-    info = {**parts[0].info, **body.get("info", {}), "layout": parts[0].info.get("layout", {})}
-    samples = np.concatenate([p.samples for p in parts])
-    if ir is not None:
-        res = SampleResult(ir, samples, chains, info)
-    else:
-        names = parts[0]._names()
-        res = SampleResult(None, samples, chains, info, np.concatenate([p.energies for p in parts]),
-                           {n: np.concatenate([p.observables[n] for p in parts]) for n in names})
-    if all(p.ladder_energies is not None for p in parts):
-        res.ladder_energies = np.concatenate([p.ladder_energies for p in parts])
+    res = ShardedResult(ir, folder, files, kept, n, info, names)
+    if all(x is not None for x in ladders):
+        res.ladder_energies = np.concatenate(ladders)
     return res
 
 
-def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
-    """(samples, chains, info, layout, observables, ladder energies) of a samples file, every part checked."""
-    samples, chains = arrays.get("samples"), meta.get("num_chains")
-    if samples is None or samples.dtype != np.int8 or samples.ndim != 2:
-        raise ValueError("samples must be an int8 array (chains × kept, n)")
-    if isinstance(chains, bool) or not isinstance(chains, int) or chains < 1 or len(samples) % chains:
-        raise ValueError("num_chains must be a positive divisor of the number of samples")
-    if not np.all(np.abs(samples) == 1):
-        raise ValueError("samples must be ±1")
-    S, n = samples.shape
-    if ir is not None and n != ir.num_spins:
-        raise ValueError(f"{n} spins per sample, the program has {ir.num_spins}")
+class ShardedResult(SampleResult):
+    """The samples of a folder of shards (a cluster run's `-o DIR` with `--shard-files`), read lazily:
+    at load only the index and each shard's meta; energies, observables, means and variables()
+    then go one shard at a time (one shard's states in memory, never all), and `samples` / `native`
+    join every shard on first use.  shards() gives each shard's SampleResult in chain order."""
+
+    def __init__(self, ir, folder: Path, files: list, kept: int, n: int, info: dict, names: list):
+        self.ir, self.folder, self.files = ir, Path(folder), list(files)
+        self.num_chains = sum(count for _, count in files)
+        self._kept, self._n, self._saved_names = kept, n, list(names)
+        self.info = info
+        self._stored, self._traces = {}, {}
+
+    @property
+    def kept(self) -> int:
+        return self._kept
+
+    @property
+    def num_spins(self) -> int:
+        return self._n
+
+    def _names(self) -> list:
+        return list(self.ir.observables) if self.ir is not None else list(self._saved_names)
+
+    def _joined(self) -> bool:
+        return "samples" in self.__dict__ or "native" in self.__dict__
+
+    def shards(self):
+        """Each shard's SampleResult (with this result's IR, if it has one), read when reached."""
+        for name, count in self.files:
+            part = SampleResult.load(self.folder / name, self.ir)
+            if (part.num_chains, part.kept, part.num_spins) != (count, self._kept, self._n):
+                raise IRFileError(f"{self.folder / name}: the shard changed since its folder was loaded")
+            yield part
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        return np.concatenate([part.samples for part in self.shards()])
+
+    def _measure(self, name: str) -> np.ndarray:
+        if self._joined() and self.ir is not None:          # measured from the joined states (else: the saved ones)
+            return super()._measure(name)
+        return np.concatenate([part.trace(name) for part in self.shards()])
+
+    def variables(self, name: str) -> np.ndarray:
+        if self._joined() or name not in self.layout:
+            return super().variables(name)
+        return np.concatenate([part.variables(name) for part in self.shards()])
+
+
+def _checked_info(meta: dict, n: int) -> tuple:
+    """(info, layout) of a samples file's meta, checked against its n spins per sample."""
     info = meta.get("info") or {}
     if not isinstance(info, dict):
         raise ValueError("info must be an object")
@@ -437,6 +491,22 @@ def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
                 and kind in ("spin", "bit") and 0 <= start and start + math.prod(shape) <= n):
             raise ValueError(f"the layout of '{name}' lies outside the samples")
         layout[name] = (start, shape, kind)
+    return info, layout
+
+
+def _checked_samples(arrays: dict, meta: dict, ir) -> tuple:
+    """(samples, chains, info, layout, observables, ladder energies) of a samples file, every part checked."""
+    samples, chains = arrays.get("samples"), meta.get("num_chains")
+    if samples is None or samples.dtype != np.int8 or samples.ndim != 2:
+        raise ValueError("samples must be an int8 array (chains × kept, n)")
+    if isinstance(chains, bool) or not isinstance(chains, int) or chains < 1 or len(samples) % chains:
+        raise ValueError("num_chains must be a positive divisor of the number of samples")
+    if not np.all(np.abs(samples) == 1):
+        raise ValueError("samples must be ±1")
+    S, n = samples.shape
+    if ir is not None and n != ir.num_spins:
+        raise ValueError(f"{n} spins per sample, the program has {ir.num_spins}")
+    info, layout = _checked_info(meta, n)
     energies = arrays.get("energies")
     if energies is not None and (energies.shape != (S,) or energies.dtype.kind != "f"):
         raise ValueError("energies must be one float per sample")

@@ -188,6 +188,34 @@ def test_shards_write_their_own_files(client, prog, tmp_path):
     assert pbit(["run", ISING, "--shard-files", "-o", str(tmp_path / "x")]) == 2           # needs --dask
 
 
+def test_a_folder_of_shards_reads_lazily(client, prog, tmp_path):
+    """Loading a folder reads the index and each shard's meta only; energies, observables and variables
+    go shard by shard without joining the states; the states join when asked for."""
+    import shutil
+
+    from pbitlang.results import SampleResult
+    run = dict(chains=5, sweeps=30, seed=9)
+    local = prog.sample("cpu", **run)
+    prog.sample("cpu", client=client, shards=3, folder=tmp_path / "out", **run)
+    for ir in (None, prog.ir):                          # the stored energies, or measured again from the program
+        back = SampleResult.load(tmp_path / "out", ir)
+        assert back.num_chains == 5 and len(back) == len(local) and back.kept == local.kept
+        np.testing.assert_allclose(back.energies, local.energies)
+        np.testing.assert_allclose(back.observables["absm"], local.observables["absm"])
+        np.testing.assert_array_equal(back.variables("s"), local.variables("s"))
+        assert "samples" not in back.__dict__ and "native" not in back.__dict__          # nothing joined
+        assert [part.num_chains for part in back.shards()] == [2, 2, 1]
+        np.testing.assert_array_equal(back.samples, local.samples)                     # joined on demand
+        assert "samples" in back.__dict__
+    back = SampleResult.load(tmp_path / "out")
+    out = tmp_path / "out"
+    shutil.copy(out / "shard-000000000004-1.npz", out / "shard-000000000000-2.npz")     # replaced after loading
+    with pytest.raises(pb.IRFileError, match="changed since"):
+        back.energies
+    with pytest.raises(pb.IRFileError, match="holds 1 chains, the index says 2"):
+        SampleResult.load(out)
+
+
 def test_the_seeds_of_a_training_study_train_as_tasks(client):
     """Each seed is a task; each model is the local run's with that seed, weights to the bit."""
     from tests.test_dtm import RBM, two_patterns
@@ -202,6 +230,43 @@ def test_the_seeds_of_a_training_study_train_as_tasks(client):
         pb.train_many(prog, data, seeds=[0], client=client, checkpoint="ck")
 
 
+def _same_training(a, b):
+    """Two trainings made the same model: weights, λ, spin updates and every metrics row but its clock."""
+    np.testing.assert_array_equal(a.thetas, b.thetas)
+    assert a.info["lambdas"] == b.info["lambdas"] and a.info["spin_updates"] == b.info["spin_updates"]
+    assert ([{k: v for k, v in r.items() if k != "seconds"} for r in a.metrics]
+            == [{k: v for k, v in r.items() if k != "seconds"} for r in b.metrics])
+
+
+@pytest.mark.parametrize("backend,options", [("cpu", {}), ("emulator", {"fabric": "fpga"})])
+def test_the_steps_of_a_chain_train_as_tasks(client, backend, options):
+    """Each denoising step is a task; the merged model is the local run's, weights to the bit, for the
+    compiled kernel and the fixed-point fabric (whose weights are quantised a step at a time)."""
+    from tests.test_dtm import RBM, two_patterns
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    data = two_patterns(192)
+    kw = dict(epochs=2, lr=0.05, batch_size=64, seed=3, backend=backend, backend_options=options)
+    far = pb.train(prog, data, client=client, **kw)
+    near = pb.train(prog, data, **kw)
+    _same_training(far, near)
+    assert far.info["steps"] == [1, 2, 3, 4] and len(far.metrics) == 4 * 2 * 3
+    assert not np.array_equal(far.thetas, pb.train(prog, data, **{**kw, "seed": 4}).thetas)    # the seed matters
+    with pytest.raises(pb.PbitError, match="checkpoints"):
+        pb.train(prog, data, client=client, checkpoint="ck", **kw)
+
+
+def test_pbit_train_steps_on_a_local_cluster(tmp_path, capsys):
+    from tests.test_dtm import RBM, two_patterns
+    source = tmp_path / "rbm.pb"
+    source.write_text(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    np.save(tmp_path / "d.npy", two_patterns(128))
+    argv = ["train", str(source), "--data", str(tmp_path / "d.npy"), "--epochs", "1"]
+    assert pbit(argv + ["-o", str(tmp_path / "here.pbir")]) == 0
+    assert pbit(argv + ["-o", str(tmp_path / "there.pbir"), "--dask", "local:2"]) == 0
+    np.testing.assert_array_equal(pb.load(tmp_path / "here.pbir").thetas, pb.load(tmp_path / "there.pbir").thetas)
+    assert pbit(argv + ["--dask", "local:2", "--checkpoint", str(tmp_path / "ck")]) == 2
+
+
 def test_pbit_train_seeds_on_a_local_cluster(tmp_path, capsys):
     from tests.test_dtm import RBM, two_patterns
     source = tmp_path / "rbm.pb"
@@ -213,4 +278,3 @@ def test_pbit_train_seeds_on_a_local_cluster(tmp_path, capsys):
     for seed in (0, 1):
         a, b = (pb.load(tmp_path / d / f"seed={seed}.pbir") for d in ("here", "there"))
         np.testing.assert_array_equal(a.thetas, b.thetas)
-    assert pbit(["train", str(source), "--data", str(tmp_path / "d.npy"), "--dask", "local:2"]) == 2   # needs --seeds

@@ -337,11 +337,11 @@ def test_latents_independent_detection():
 
 
 def test_training_on_a_fabric_that_cannot_hold_the_steps_names_the_spin():
-    """The stacked step models name each step's variables and keep the terms' sources, so a fabric error
-    says which spin of which step, and which line of the program made the coupling."""
+    """Every step runs on one kernel prepared on the steps' shared structure, which keeps the terms'
+    sources, so a fabric error says which spin (of every step) and which line of the program made the coupling."""
     prog = pb.compile("examples/digits_dtm.pb")
     data = np.random.default_rng(0).integers(0, 2, size=(64, 64))
-    with pytest.raises(pb.errors.BackendError, match=r"z@step1\[0\].*coupling from examples/digits_dtm.pb:18:5"):
+    with pytest.raises(pb.errors.BackendError, match=r"'z\[0\]'.*coupling from examples/digits_dtm.pb:18:5"):
         pb.train(prog, data, epochs=1, seed=0, backend="emulator", backend_options={"fabric": "dtca"})
 
 
@@ -413,3 +413,48 @@ def test_correlated_noise_refuses_trainable_couplings_on_the_program_graph():
     rbm = pb.compile(RBM.replace("NOISE", "correlated(J = 1.0, graph = program)"))
     with pytest.warns(pb.PbitWarning, match="independent flips"):            # no couplings among v
         chain_spec(rbm.ir)
+
+
+def test_steps_trained_apart_are_the_steps_trained_together():
+    """Each step's noise, sampler seeds and first chains come from (seed, step): a step trains the same
+    alone, which is what lets a cluster train the steps as tasks (merge_steps joins them)."""
+    from pbitlang.dtm.training import merge_steps, train_chain
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    data = two_patterns(192)
+    kw = dict(epochs=2, lr=0.05, batch_size=64, seed=5)
+    whole = train_chain(prog, data, **kw)
+    third = train_chain(prog, data, steps=[3], **kw)
+    np.testing.assert_array_equal(third.thetas[2], whole.thetas[2])
+    np.testing.assert_array_equal(third.thetas[[0, 1, 3]], np.tile(prog.ir.weights.theta, (3, 1)))   # untouched
+    merged = merge_steps([train_chain(prog, data, steps=s, **kw) for s in ([2, 4], [1], [3])])
+    np.testing.assert_array_equal(merged.thetas, whole.thetas)
+    assert merged.info["lambdas"] == whole.info["lambdas"]
+    assert [r["step"] for r in merged.metrics] == [r["step"] for r in whole.metrics]
+    # negative control: another seed trains every step differently
+    other = train_chain(prog, data, steps=[3], **{**kw, "seed": 6})
+    assert not np.array_equal(other.thetas[2], whole.thetas[2])
+    with pytest.raises(pb.PbitError, match="step numbers 1 … 4"):
+        train_chain(prog, data, steps=[0, 5], **kw)
+    with pytest.raises(pb.PbitError, match="checkpoints hold every step"):
+        train_chain(prog, data, steps=[1], checkpoint="ck", **kw)
+
+
+def test_a_run_resumed_from_an_epoch_checkpoint_is_the_run_never_stopped(tmp_path):
+    """The checkpoint keeps the model phase's persistent chains and every random stream is keyed by
+    (seed, epoch, batch, step): resuming after epoch 2 gives epoch 4's weights exactly."""
+    import zipfile
+    prog = pb.compile(RBM.replace("NOISE", "flip(schedule = cosine)"))
+    data = two_patterns(192)
+    kw = dict(lr=0.05, batch_size=64, seed=2)
+    straight = pb.train(prog, data, epochs=4, **kw)
+    pb.train(prog, data, epochs=2, checkpoint=tmp_path / "ck", **kw)
+    resumed = pb.train(prog, data, epochs=4, resume=tmp_path / "ck", **kw)
+    np.testing.assert_array_equal(resumed.thetas, straight.thetas)
+    # negative control: without the chains (a checkpoint of an older version) the run goes on differently
+    with zipfile.ZipFile(tmp_path / "ck" / "checkpoint.npz") as z:
+        kept = {name: z.read(name) for name in z.namelist() if name != "persistent.npy"}
+    with zipfile.ZipFile(tmp_path / "old.npz", "w") as z:
+        for name, blob in kept.items():
+            z.writestr(name, blob)
+    fresh = pb.train(prog, data, epochs=4, resume=tmp_path / "old.npz", **kw)
+    assert np.all(np.isfinite(fresh.thetas)) and not np.array_equal(fresh.thetas, straight.thetas)

@@ -92,8 +92,8 @@ def build_parser() -> Parser:
     t.add_argument("--plot", metavar="OUT.png", help="draw the training curves (.png, .svg, .pdf; extra 'plot')")
     t.add_argument("--seeds", metavar="A:B", help="train one model per seed A, A+1, …, B−1 (a study); -o names a "
                                                   "folder that gets seed=S.pbir for each")
-    t.add_argument("--dask", metavar="ADDRESS|local:N", help="with --seeds: each seed a task on a Dask cluster "
-                                                             "(extra 'dask'); the models are the local runs'")
+    t.add_argument("--dask", metavar="ADDRESS|local:N", help="train on a Dask cluster (extra 'dask'): each "
+                   "denoising step a task, or with --seeds each seed; the models are the local runs'")
     add_limit_flags(t)
     g = sub.add_parser("generate", help="generate samples from a trained chain",
                        description="Run a trained chain in reverse and print or write its samples.")
@@ -524,9 +524,10 @@ def _train_seeds(args, backend, prog, data) -> int:
 
 
 def _train(args) -> int:
-    if args.seeds or args.dask:
-        if not args.seeds:
-            raise OptionError("--dask trains the seeds of --seeds A:B as tasks: give --seeds")
+    if args.dask and (args.checkpoint or args.resume):
+        raise OptionError("--dask trains on many processes: checkpoints belong to one; leave --checkpoint and "
+                          "--resume out")
+    if args.seeds:
         if args.checkpoint or args.resume or args.plot:
             raise OptionError("--seeds trains several models: leave --checkpoint, --resume and --plot out")
         check_output_dir(args.output, "-o")
@@ -541,11 +542,12 @@ def _train(args) -> int:
     prog = _program(args.program, args)
     data = _load_data(args.data, prog, args.chain)
     progress = None
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not args.dask:
         def progress(done, total):
             print(f"\rtraining: epoch {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-    model = train(prog, data, seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=progress,
-                  **_train_options(args, backend))
+    with _dask(args.dask) as client:
+        local = {} if client else dict(checkpoint=args.checkpoint, resume=args.resume, progress=progress)
+        model = train(prog, data, seed=args.seed, client=client, **local, **_train_options(args, backend))
     model.save(args.output)
     if args.plot:
         from ..plot import save, training_curves

@@ -380,61 +380,102 @@ class TrainedChain:
         return TrainedChain(ir, spec.name, thetas, info if isinstance(info, dict) else {})
 
 
+ORDER, NOISE, STEP, START = 0, 1, 2, 3            # the purposes of training's random streams
+
+
+def stream(seed: int, purpose: int, *place) -> np.random.Generator:
+    """The random numbers of one purpose at one place of training (an epoch's batch order; a step's
+    noise and sampler seeds at one batch; a step's first persistent state), from the seed alone:
+    a step trains the same by itself (a task on a cluster) as beside the others, and a run resumed
+    from an epoch's checkpoint the same as one never stopped."""
+    return np.random.default_rng([int(seed), purpose, *place])
+
+
+def noised_pairs(spec, x0: np.ndarray, seed: int, epoch: int, batch: int, steps: list) -> list:
+    """(x_{t−1}, x_t) for each step t of `steps`: the batch x0 noised step by step up to the last
+    of them, step t's noise drawn from its own stream."""
+    traj = [x0]
+    for t in range(1, max(steps) + 1):
+        traj.append(spec.noise.forward(traj[-1], t, stream(seed, NOISE, epoch, batch, t)))
+    return [(traj[t - 1], traj[t]) for t in steps]
+
+
+def _check_steps(steps, T: int) -> list:
+    try:
+        chosen = sorted({int(t) for t in steps})
+    except (TypeError, ValueError):
+        chosen = []
+    if not chosen or chosen[0] < 1 or chosen[-1] > T or any(isinstance(t, bool) for t in steps):
+        raise PbitError(f"steps must be step numbers 1 … {T}, got {steps!r}")
+    return chosen
+
+
 def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
-          resume=None, log=None, progress=None, **options) -> TrainedChain:
+                resume=None, log=None, progress=None, steps=None, **options) -> TrainedChain:
     """Train the chain's step models on `data` (num, d) of bits or spins.  See the module docstring.
     program: an IR, or anything with one as .base_ir (a trained model: training goes on from its
-    program) or .ir (a Program)."""
+    program) or .ir (a Program).  steps: the step numbers to train (default all; the others keep
+    their initial weights).  A step's training depends on no other step, so steps trained apart
+    and put together with merge_steps are the model one run makes (a cluster trains them as tasks)."""
     opts = TrainOptions(epochs=epochs, **options)
     opts.check()
     ir = getattr(program, "base_ir", None) or getattr(program, "ir", program)
     if ir.weights is None or ir.weights.num_weights == 0:
         raise PbitError("the program has no trainable weights (declare some with 'weight')")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PbitError(f"seed must be a whole number ≥ 0, got {seed!r}")
     spec = chain_spec(ir, chain)
     X0 = data_to_spins(spec, data)
     T, W, n = spec.steps, ir.weights.num_weights, ir.num_spins
-    rng = np.random.default_rng(seed)
-    thetas = np.tile(ir.weights.theta, (T, 1))
-    adam = Adam((T, W), opts.lr)
-    lambdas = np.zeros(T)
-    start_epoch = 0
+    steps = list(range(1, T + 1)) if steps is None else _check_steps(steps, T)
+    if len(steps) < T and (checkpoint or resume):
+        raise PbitError("checkpoints hold every step: train all the steps to use checkpoint or resume")
+    thetas = np.tile(ir.weights.theta, (len(steps), 1))
+    adam = Adam((len(steps), W), opts.lr)
+    lambdas = np.zeros(len(steps))
+    start_epoch, persistent = 0, None
+    B = min(opts.batch_size, len(X0))
     ckdir = Path(checkpoint) if checkpoint else None
+    stack = StackedSteps(ir, spec, steps)
     if resume:
-        state = _load_checkpoint(Path(resume), T, W)
+        state = _load_checkpoint(Path(resume), T, W, (T * stack.size, B))
         thetas, lambdas, start_epoch = state["thetas"], state["lambdas"], int(state["epoch"])
-        adam = Adam((T, W), opts.lr, m=state["adam_m"], v=state["adam_v"], k=state["adam_k"])
-        rng = np.random.default_rng([seed, start_epoch])
+        adam = Adam((T, W), opts.lr, m=state["adam_m"], v=state["adam_v"], k=np.broadcast_to(state["adam_k"], (T,)).astype(np.int64))
+        persistent = state.get("persistent")
     if ckdir:
         ckdir.mkdir(parents=True, exist_ok=True)
     log_path = Path(log) if log else (ckdir / "metrics.jsonl" if ckdir else None)
     backend = get_backend(opts.backend)
     beta = ir.beta if ir.beta is not None else 1.0
     latent = np.setdiff1d(np.arange(n), np.r_[spec.data_index, ir.clamp_index])
-    stack = StackedSteps(ir, spec, T)
     metrics = []
     good = thetas.copy()
     interrupted = False
     t_start = time.perf_counter()
     blas = None
-    B = min(opts.batch_size, len(X0))
     sampler = BatchSampler(ir, spec, stack, latent, backend, B, opts, opts.backend_options)
+    if persistent is not None:
+        sampler.persistent = persistent
+    else:
+        sampler.start([stream(seed, START, t) for t in steps])
     batches = max(1, len(X0) // B)
+    epoch = start_epoch
     try:
         blas = one_blas_thread()
         for epoch in range(start_epoch, opts.epochs):
-            order = rng.permutation(len(X0))
+            order = stream(seed, ORDER, epoch).permutation(len(X0))
             for b in range(batches):
                 x0 = X0[order[b * B:(b + 1) * B]]
-                traj = [x0]
-                for t in range(1, T + 1):
-                    traj.append(spec.noise.forward(traj[-1], t, rng))
-                for row in _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rng):
+                pairs = noised_pairs(spec, x0, seed, epoch, b, steps)
+                streams = [stream(seed, STEP, t, epoch, b) for t in steps]
+                rows = _train_batch(ir, stack, sampler, thetas, pairs, streams, lambdas, adam, opts, beta)
+                for row in rows:
                     row.update({"epoch": epoch, "batch": b, "seconds": time.perf_counter() - t_start})
                     metrics.append(row)
-                    if log_path:
-                        with open(log_path, "a") as fh:
-                            fh.write(json.dumps(row) + "\n")
-                if _diverged(thetas) or not all(math.isfinite(m["loss_proxy"]) for m in metrics[-T:]):
+                if log_path:
+                    with open(log_path, "a") as fh:
+                        fh.writelines(json.dumps(row) + "\n" for row in rows)
+                if _diverged(thetas) or not all(math.isfinite(r["loss_proxy"]) for r in rows):
                     thetas = good
                     if ckdir:
                         _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
@@ -444,13 +485,13 @@ def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed:
                                     + "; lower lr or raise the ACP target")
                 good = thetas.copy()
             if ckdir:
-                _save_checkpoint(ckdir, thetas, lambdas, adam, epoch + 1)
+                _save_checkpoint(ckdir, thetas, lambdas, adam, epoch + 1, sampler.persistent)
             if progress is not None:
                 progress(epoch + 1, opts.epochs)
     except KeyboardInterrupt:
         interrupted = True
         thetas = good
-        if ckdir:
+        if ckdir:                          # the epoch that was cut starts again on resume, from fresh chains
             try:
                 _save_checkpoint(ckdir, thetas, lambdas, adam, epoch)
             except KeyboardInterrupt:      # a second Ctrl-C while saving: the file is whole (atomic_write),
@@ -458,26 +499,53 @@ def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed:
     finally:
         if blas is not None:
             blas.restore_original_limits()
-    info = {"epochs": opts.epochs, "seconds": time.perf_counter() - t_start, "lambdas": lambdas.tolist(),
-            "options": opts.__dict__, "interrupted": interrupted,
-            "final": metrics[-T:] if metrics else [],
+    all_thetas = np.tile(ir.weights.theta, (T, 1))
+    all_thetas[np.asarray(steps) - 1] = thetas
+    all_lambdas = np.zeros(T)
+    all_lambdas[np.asarray(steps) - 1] = lambdas
+    info = {"epochs": opts.epochs, "seconds": time.perf_counter() - t_start, "lambdas": all_lambdas.tolist(),
+            "options": opts.__dict__, "interrupted": interrupted, "steps": steps,
+            "final": metrics[-len(steps):] if metrics else [],
             "spin_updates": int(sum(m["spin_updates"] for m in metrics))}
-    return TrainedChain(ir, spec.name, thetas, info, metrics)
+    return TrainedChain(ir, spec.name, all_thetas, info, metrics)
+
+
+def merge_steps(parts: list, seconds: float | None = None) -> TrainedChain:
+    """One model from models that each trained some of the steps (train_chain(steps=…)): each step's
+    weights, λ and metrics from the part that trained it, as one run of every step gives them."""
+    first = parts[0]
+    thetas, lambdas = first.thetas.copy(), list(first.info["lambdas"])
+    steps = []
+    for part in parts:
+        for t in part.info["steps"]:
+            thetas[t - 1], lambdas[t - 1] = part.thetas[t - 1], part.info["lambdas"][t - 1]
+            steps.append(t)
+    metrics = sorted((row for part in parts for row in part.metrics), key=lambda r: (r["epoch"], r["batch"], r["step"]))
+    info = {**first.info, "lambdas": lambdas, "steps": sorted(steps),
+            "seconds": max(p.info["seconds"] for p in parts) if seconds is None else seconds,
+            "interrupted": any(p.info["interrupted"] for p in parts),
+            "final": metrics[-len(steps):] if metrics else [],
+            "spin_updates": sum(p.info["spin_updates"] for p in parts)}
+    return TrainedChain(first.base_ir, first.chain, thetas, info, metrics)
 
 
 class StackedSteps:
-    """All T step models side by side as one block-diagonal model, so one sampler call serves every
-    step (the models share nothing: the joint distribution is the product of the steps').  Built
-    once; each update only refreshes its J and h data through the weights' affine map."""
+    """The step models being trained (all T, or the steps of one task on a cluster) side by side as
+    one block-diagonal model: their fields and couplings in one array each, so the weights' affine
+    map, the statistics and Adam make one pass over every step.  Step j's spins are rows
+    j·size … (j+1)·size and its couplings data[j·nnz … (j+1)·nnz], so each step runs on the sampler
+    by itself, with its own random streams.  Built once; each update only refreshes the arrays."""
 
-    def __init__(self, ir, spec, T: int):
+    def __init__(self, ir, spec, steps):
         from dataclasses import replace
 
-        self.ir, self.T = ir, T
-        zero = np.zeros((T, ir.weights.num_weights))
+        self.steps = list(range(1, steps + 1)) if isinstance(steps, (int, np.integer)) else [int(t) for t in steps]
+        self.ir, self.T = ir, T = ir, len(self.steps)
+        zero = np.zeros(ir.weights.num_weights)
         pattern = StepPattern(ir, spec)
-        models = [step_ir(ir, spec, t, zero[t - 1], pattern) for t in range(1, T + 1)]
-        self.size = models[0].num_spins
+        models = [step_ir(ir, spec, t, zero, pattern) for t in self.steps]
+        self.step_model = models[0]                     # every step's structure (they differ in weights and Γ_t)
+        self.size, self.nnz = models[0].num_spins, models[0].J.nnz
         offsets = np.arange(T) * self.size
         # the steps share one sorted pattern (StepPattern): the block-diagonal J is that pattern T times,
         # shifted, and its data and terms are the steps' one after another
@@ -495,8 +563,8 @@ class StackedSteps:
         self.h0 = np.concatenate([m.h for m in models])
         self.offsets = offsets
         # each step's variables by name, so that errors about the stacked model say "z@step2[6]"
-        layout = {f"{name}@step{t + 1}": (start + offsets[t], shape, kind)
-                  for t in range(T) for name, (start, shape, kind) in models[0].layout.items()}
+        layout = {f"{name}@step{t}": (start + o, shape, kind)
+                  for t, o in zip(self.steps, offsets) for name, (start, shape, kind) in models[0].layout.items()}
         kbody = {}
         for k in models[0].kbody:
             kbody[k] = (np.concatenate([m.kbody[k][0] + o for m, o in zip(models, offsets)]),
@@ -523,65 +591,76 @@ class StackedSteps:
 
 
 class BatchSampler:
-    """The two sampler runs of every batch, on kernels prepared once (the stacked model's structure
-    and the clamped positions do not change during training; only weights and clamp values do)."""
+    """The two sampler runs of every batch for each step being trained, on kernels prepared once on
+    one step's structure (the steps share it; only weights and clamp values change).  Each step runs
+    by itself with seeds from its own stream, so its samples do not depend on the other steps."""
 
     def __init__(self, ir, spec, stack, latent, backend, B: int, opts, options: dict):
         T, size, n, d = stack.T, stack.size, ir.num_spins, len(spec.data_index)
         self.data = np.concatenate([o + spec.data_index for o in stack.offsets])          # x_{t−1} of each step
-        self.copies = np.concatenate([o + n + np.arange(d) for o in stack.offsets])       # its clamped x_t
+        copies = n + np.arange(d)                                                         # its clamped x_t
         self.exact_positive = latents_independent(ir, latent)
-        self.positive = (backend.kernel(stack.template, B, np.r_[self.data, self.copies], **options)
+        self.positive = (backend.kernel(stack.step_model, B, np.r_[spec.data_index, copies], **options)
                          if len(latent) else None)
-        self.negative = backend.kernel(stack.template, B, self.copies, **options)
+        self.negative = backend.kernel(stack.step_model, B, copies, **options)
         self.fixed = np.concatenate([o + ir.clamp_index for o in stack.offsets])
         self.fixed_value = np.tile(ir.clamp_value, T)
-        self.B, self.T, self.size, self.n, self.opts = B, T, size, n, opts
+        self.B, self.T, self.size, self.nnz, self.n, self.d, self.opts = B, T, size, stack.nnz, n, d, opts
         self.persistent = None                   # the model phase's chains (T·size, B), carried from batch to batch
         self.entries = coupling_entries(ir)
         self.pairs = unique_pairs(*self.entries)
         self.gradient = AffineGradient(ir, *self.entries)
 
+    def start(self, starts: list) -> None:
+        """The persistent chains' first state: step j's from its own stream starts[j]."""
+        self.persistent = np.ascontiguousarray(np.concatenate(
+            [(2 * g.integers(0, 2, size=(self.B, self.size)) - 1).astype(np.int8).T for g in starts]))
+
     def _run(self, kernel, h, data, clamp_values, state, sweeps, burn_in, thin, beta, seed) -> tuple:
-        """(the kept states (sweeps // thin, T·size, B), spin updates) of one run from `state` (updated)."""
+        """(the kept states (sweeps // thin, size, B), spin updates) of one step's run from `state` (updated)."""
         out = np.empty((sweeps // thin,) + state.shape, dtype=np.int8)
         draws = kernel.run(h, data, clamp_values, state, np.full(burn_in + sweeps, float(beta)), seed,
                            Record(out, burn_in, thin))
         return out, draws.spin_updates
 
-    def run(self, h, data, traj, beta, rng) -> tuple:
-        """(positive, negative) samples (k, T·size, B) of the stacked model, and the spin updates done."""
-        B, T, size, o = self.B, self.T, self.size, self.opts
+    def run(self, h, data, pairs: list, beta, streams: list) -> tuple:
+        """(positive, negative) samples (k, T·size, B) of the stacked steps, and each step's spin
+        updates (T,).  pairs[j]: step j's (x_{t−1}, x_t) (B, d); streams[j]: its generator for this batch."""
+        B, size, nnz, o = self.B, self.size, self.nnz, self.opts
         k, spacing = o.samples_per_estimate, o.spacing
-        x_next = np.concatenate([traj[t] for t in range(1, T + 1)], axis=1)
-        x_prev = np.concatenate([traj[t - 1] for t in range(1, T + 1)], axis=1)
-        if self.persistent is None:
-            self.persistent = np.ascontiguousarray((2 * rng.integers(0, 2, size=(B, T * size)) - 1).astype(np.int8).T)
-        updates = 0
-        if self.positive is not None:            # positive phase: x_{t−1} and x_t clamped, latents sampled
-            # latents with no coupling among themselves are independent given the clamped data: one sweep
-            # per sample is then an exact draw, with no warm-up
-            sweeps, burn, thin = (k, 0, 1) if self.exact_positive else (k * spacing, o.warmup_sweeps, spacing)
-            pos, u = self._run(self.positive, h, data, np.concatenate([x_prev, x_next], axis=1),
-                               self.persistent.copy(), sweeps, burn, thin, beta, int(rng.integers(2**31)))
-            updates += u
+        # positive phase: x_{t−1} and x_t clamped, latents sampled.  Latents with no coupling among
+        # themselves are independent given the clamped data: one sweep per sample is then an exact
+        # draw, with no warm-up.  With no latents at all, the sample is the clamped data.
+        sweeps, burn, thin = (k, 0, 1) if self.exact_positive else (k * spacing, o.warmup_sweeps, spacing)
+        if self.positive is not None:
+            pos = np.empty((sweeps // thin, self.T * size, B), dtype=np.int8)
         else:
-            pos = np.zeros((1, T * size, B), dtype=np.int8)
-            pos[0, self.data] = x_prev.T
+            pos = np.zeros((1, self.T * size, B), dtype=np.int8)
+            pos[0, self.data] = np.concatenate([x_prev for x_prev, _ in pairs], axis=1).T
             pos[0, self.fixed] = self.fixed_value[:, None]
-        # model phase: only x_t clamped; persistent chains, updated in place
-        neg, u = self._run(self.negative, h, data, x_next, self.persistent, k * spacing, o.warmup_sweeps, spacing,
-                           beta, int(rng.integers(2**31)))
-        updates += u
+        neg = np.empty((k, self.T * size, B), dtype=np.int8)
+        updates = np.zeros(self.T, dtype=np.int64)
+        for j, ((x_prev, x_next), rng) in enumerate(zip(pairs, streams)):
+            rows = slice(j * size, (j + 1) * size)
+            h_j, data_j = h[rows], data[j * nnz:(j + 1) * nnz]
+            seeds = rng.integers(2**31, size=2)
+            if self.positive is not None:
+                pos[:, rows], u = self._run(self.positive, h_j, data_j, np.concatenate([x_prev, x_next], axis=1),
+                                            self.persistent[rows].copy(), sweeps, burn, thin, beta, int(seeds[0]))
+                updates[j] += u
+            # model phase: only x_t clamped; persistent chains, updated in place
+            neg[:, rows], u = self._run(self.negative, h_j, data_j, x_next, self.persistent[rows], k * spacing,
+                                        o.warmup_sweeps, spacing, beta, int(seeds[1]))
+            updates[j] += u
         return pos, neg, updates
 
 
-def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rng):
-    """One gradient step for every denoising step on one batch: two sampler runs and array arithmetic
-    over all T steps at once."""
+def _train_batch(ir, stack, sampler, thetas, pairs, streams, lambdas, adam, opts, beta):
+    """One gradient step for every step being trained on one batch: two sampler runs a step and
+    array arithmetic over the steps at once (row by row, so a step's numbers are the same alone)."""
     T, n = len(thetas), ir.num_spins
     h, data = stack.arrays(thetas)
-    pos, neg, updates = sampler.run(h, data, traj, beta, rng)
+    pos, neg, updates = sampler.run(h, data, pairs, beta, streams)
     rows, cols = sampler.entries
     m_pos, C_pos, _ = block_statistics(pos, stack.offsets, n, rows, cols, sampler.pairs)
     m_neg, C_neg, rho = block_statistics(neg, stack.offsets, n, rows, cols, sampler.pairs)
@@ -605,9 +684,9 @@ def _train_batch(ir, stack, sampler, thetas, traj, lambdas, adam, opts, beta, rn
     J_t, h_t = data[stack.positions], h[stack.fields]
     with np.errstate(over="ignore", invalid="ignore"):
         gap = beta * ((h_t * dm).sum(axis=1) + 0.5 * (J_t * dC).sum(axis=1))
-    return [{"step": t + 1, "loss_proxy": float(gap[t]), "grad_norm": float(np.linalg.norm(grad[t])),
-             "lambda": float(lambdas[t]), "autocorr": float(rho[t]), "spin_updates": int(updates) if t == 0 else 0}
-            for t in range(T)]
+    return [{"step": stack.steps[j], "loss_proxy": float(gap[j]), "grad_norm": float(np.linalg.norm(grad[j])),
+             "lambda": float(lambdas[j]), "autocorr": float(rho[j]), "spin_updates": int(updates[j])}
+            for j in range(T)]
 
 
 def latents_independent(ir, latent: np.ndarray) -> bool:
@@ -627,23 +706,30 @@ def _diverged(thetas: np.ndarray) -> bool:
     return not np.all(np.isfinite(thetas)) or float(np.abs(thetas).max(initial=0.0)) > WEIGHT_LIMIT
 
 
-def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int):
+def _save_checkpoint(ckdir: Path, thetas, lambdas, adam, epoch: int, persistent=None):
+    """The training state after `epoch` epochs; with the model phase's chains (persistent) a resumed
+    run goes on exactly as one never stopped."""
     from ..files import atomic_write
+    chains = {} if persistent is None else {"persistent": persistent}
     with atomic_write(ckdir / "checkpoint.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, thetas=thetas, lambdas=lambdas, adam_m=adam.m, adam_v=adam.v, adam_k=adam.k,
-                 epoch=np.array(epoch))
+                 epoch=np.array(epoch), **chains)
 
 
-def _load_checkpoint(path: Path, T: int, W: int) -> dict:
+def _load_checkpoint(path: Path, T: int, W: int, chains_shape: tuple) -> dict:
     if path.is_dir():
         path = path / "checkpoint.npz"
     from ..errors import DataError
     from ..files import read_arrays
     state = read_arrays(path, DataError, "checkpoint")
-    shapes = {"thetas": (T, W), "lambdas": (T,), "adam_m": (T, W), "adam_v": (T, W), "adam_k": None, "epoch": ()}
+    shapes = {"thetas": (T, W), "lambdas": (T,), "adam_m": (T, W), "adam_v": (T, W), "adam_k": (T,), "epoch": ()}
     for key, shape in shapes.items():
         value = state.get(key)
-        if value is None or (shape is not None and value.shape != shape) or not np.all(np.isfinite(value)):
+        if value is None or value.shape not in (shape, () if key == "adam_k" else shape) or value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
             raise DataError(f"checkpoint {path} does not fit this chain ({T} steps × {W} weights): "
                             f"'{key}' is missing or has the wrong shape or values")
+    chains = state.get("persistent")
+    if chains is not None and (chains.shape != chains_shape or chains.dtype != np.int8
+                               or not np.all(np.abs(chains) == 1)):
+        state.pop("persistent")            # another batch size, or not spins: the chains start afresh
     return state
