@@ -49,10 +49,14 @@ def test_a_run_in_pieces_draws_what_one_run_draws(backend):
 
 @pytest.mark.parametrize("backend", ["cpu", "emulator"])
 def test_threads_do_not_change_the_samples(backend):
+    """…and a run uses as many numba threads as chain groups, then gives the caller's setting back."""
+    import numba
     ir = pb.compile("examples/ising2d.pb", params={"L": 8}).ir
+    before = numba.get_num_threads()
     runs = [pb.get_backend(backend).sample(ir, chains=192, sweeps=30, seed=3, threads=t).samples
             for t in (1, 2, 3)]
     assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+    assert numba.get_num_threads() == before
 
 
 def test_a_chain_draws_the_same_whatever_the_other_chains():

@@ -8,6 +8,7 @@ seeded from the seed and the chain's index alone), so the samples are the same f
 threads and any split of the chains.  The p-bit emulator's ideal fabric runs this kernel."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..colour import ColourBlocks
@@ -25,7 +26,6 @@ def chain_groups(chains: int, threads) -> np.ndarray:
     CHAIN_ALIGN chains.  Why: a spin's states of all chains share cache lines, 64 chains a line; two
     threads writing parts of one line take it from each other on every update.  Fewer chains than
     two lines run on one thread whatever `threads` says."""
-    import numba
     if threads == "auto":
         threads = numba.get_num_threads()
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
@@ -105,9 +105,15 @@ class CpuKernel(Kernel):
             self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.first_chain, self.chains)
         out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
         blas = one_blas_thread() if self.tiles.num_tiles else None
+        threads = numba.get_num_threads()
         try:
+            # as many threads as chain groups: numba's setting is per calling thread, and left at its default
+            # every run of one group wakes the whole OpenMP pool, whose threads then spin on cores that other
+            # processes need (two Dask workers training ran 5× slower than one)
+            numba.set_num_threads(min(threads, len(self.groups) - 1))
             kept = self.sweeps(betas, seed, fresh, state, out, burn_in, thin, kept)
         finally:
+            numba.set_num_threads(threads)
             if blas is not None:
                 blas.restore_original_limits()
         if record is not None:
