@@ -9,6 +9,9 @@ worker dies comes out the same too.  A denoising chain's steps train as tasks th
 step's random streams come from (seed, step) alone (train_on)."""
 from __future__ import annotations
 
+import inspect
+import math
+import threading
 import time
 from pathlib import Path
 
@@ -30,26 +33,82 @@ def shard_ranges(chains: int, shards: int) -> list:
     return [(int(a), int(k)) for a, k in zip(firsts, sizes)]
 
 
-def run_shard(backend: str, ir, options: dict, folder: str | None = None) -> tuple:
+PROGRESS_EVERY_S = 0.25                    # a shard reports its sweeps at most this often (and when it ends)
+
+
+def run_shard(backend: str, ir, options: dict, folder: str | None = None, topic: str | None = None) -> tuple:
     """One shard, on a worker: (its states (kept, n, chains), its info, a tempering run's energies
     at every temperature or None); with `folder`, its samples file is written there instead and
-    the states stay behind (None)."""
-    res = get_backend(backend).sample(ir, **options)
+    the states stay behind (None).  With `topic`, the shard's sweeps done go to the client as Dask
+    events on that topic as it runs."""
+    be = get_backend(backend)
+    if topic is not None and "progress" in be.options:
+        options = {**options, "progress": _sweeps_reporter(topic, options["first_chain"])}
+    res = be.sample(ir, **options)
     if folder is not None:
         res.save(Path(folder) / shard_name(options["first_chain"], options["chains"]))
         return None, res.info, None
     return np.ascontiguousarray(res.native), res.info, res.ladder_energies
 
 
+def _sweeps_reporter(topic: str, shard: int):
+    """progress(done, total) for a shard's run on a worker: a Dask event {shard, done, total} to the
+    client, at most every PROGRESS_EVERY_S and at the end."""
+    from distributed import get_worker
+    worker, last = get_worker(), [-math.inf]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            worker.log_event(topic, {"shard": shard, "done": int(done), "total": int(total)})
+    return progress
+
+
+class _SweepCount:
+    """The client's side of the workers' progress events: sweeps done over all shards, and shards
+    finished, passed to progress(sweeps_done, sweeps_total) as one process would, and also
+    (shards_done, shards) when progress takes four arguments."""
+
+    def __init__(self, progress, ranges: list, sweeps: int):
+        self.progress, self.shards, self.sweeps = progress, len(ranges), int(sweeps)
+        try:
+            inspect.signature(progress).bind(0, 0, 0, 0)
+            self.with_shards = True
+        except (TypeError, ValueError):
+            self.with_shards = False
+        self.done = {first: 0 for first, _ in ranges}
+        self.finished = 0
+        self.lock = threading.Lock()
+
+    def event(self, event) -> None:                     # Dask calls it with (time, message)
+        msg = event[1]
+        with self.lock:
+            if isinstance(msg, dict) and msg.get("shard") in self.done:
+                self.done[msg["shard"]] = max(self.done[msg["shard"]], int(msg["done"]))
+            self.report()
+
+    def shard_finished(self, first: int) -> None:
+        with self.lock:
+            self.done[first] = self.sweeps
+            self.finished += 1
+            self.report()
+
+    def report(self) -> None:
+        counts = (sum(self.done.values()), self.sweeps * self.shards)
+        self.progress(*counts, self.finished, self.shards) if self.with_shards else self.progress(*counts)
+
+
 def shard_name(first: int, count: int) -> str:
     return f"shard-{first:012d}-{count}.npz"
 
 
-def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=None, folder=None,
+def sample_on(client, backend: str, ir, shards: int | None = None, progress=None, folder=None,
               **options) -> SampleResult:
     """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
     workers: `shards` tasks (default: one per worker thread), joined into one SampleResult.
-    shard_done(finished, shards) is called as shards finish.  A Ctrl-C keeps the shards that had
+    progress(sweeps_done, sweeps_total) is called as the workers report their sweeps (every shard's,
+    summed) and as shards finish; a progress that takes four arguments also gets (shards_done, shards).  A Ctrl-C keeps the shards that had
     finished (info["interrupted"], and info["chain_ranges"] says which chains) and cancels the rest.
     With `folder` (a path every worker can write), each shard writes its own samples file there
     and the client only its index, shards.json; the result is read back from the folder."""
@@ -59,8 +118,6 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     if tempering and isinstance(tempering, dict) and tempering.get("ladder") == "adaptive":
         raise OptionError("an adaptive ladder adapts to the swaps of all replica sets together: on a cluster, give "
                           "a geometric ladder or a list")
-    if options.get("progress") is not None:
-        raise OptionError("progress is reported by Dask's dashboard when the chains run on a cluster")
     if options.get("first_chain"):
         raise OptionError("first_chain is chosen per shard when the chains run on a cluster")
     spec = be.validate(ir, {k: v for k, v in options.items() if k not in be.kernel_options and k != "tempering"})
@@ -80,15 +137,22 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
     ranges = shard_ranges(chains, shards)
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
-    futures = [client.submit(run_shard, be.name, model, {**options, "chains": count, "first_chain": first},
-                             None if folder is None else str(folder), pure=False,
-                             key=f"pbit-shard-{first}-{count}-{time.monotonic_ns()}")
-               for first, count in ranges]
+    run_id = time.monotonic_ns()
+    topic, count = None, None
+    if progress is not None:
+        topic = f"pbit-progress-{run_id}"
+        count = _SweepCount(progress, ranges, spec.total_sweeps)
+        client.subscribe_topic(topic, count.event)
+    futures = [client.submit(run_shard, be.name, model, {**options, "chains": k, "first_chain": first},
+                             None if folder is None else str(folder), topic, pure=False,
+                             key=f"pbit-shard-{first}-{k}-{run_id}")
+               for first, k in ranges]
+    first_of = {f.key: first for f, (first, _) in zip(futures, ranges)}
     interrupted = False
     try:
-        for finished, _ in enumerate(distributed.as_completed(futures), 1):
-            if shard_done is not None:
-                shard_done(finished, len(futures))
+        for future in distributed.as_completed(futures):
+            if count is not None:
+                count.shard_finished(first_of[future.key])
     except KeyboardInterrupt:                              # keep the shards that finished, cancel the rest
         interrupted = True
         done = [k for k, f in enumerate(futures) if f.status == "finished"]
@@ -96,6 +160,9 @@ def sample_on(client, backend: str, ir, shards: int | None = None, shard_done=No
         if not done:
             raise
         futures, ranges = [futures[k] for k in done], [ranges[k] for k in done]
+    finally:
+        if topic is not None:
+            client.unsubscribe_topic(topic)
     parts = client.gather(futures)
     info = dict(parts[0][1])
     if interrupted:

@@ -2,6 +2,7 @@
 any number of shards; a worker that dies mid-run changes nothing; clear errors."""
 import json
 import os
+import re
 import threading
 import time
 
@@ -118,6 +119,27 @@ def test_pbit_run_on_a_local_cluster(tmp_path, capsys):
     assert pbit(["run", ISING, "--shards", "2"]) == 2
 
 
+def test_workers_report_their_sweeps_as_they_run(client):
+    """A shard's run sends its sweeps done as Dask events (the first piece at once, the end always);
+    sample_on sums them over the shards for progress(), which ends at every sweep and shard done."""
+    from pbitlang.distributed import run_shard
+    big = pb.compile(ISING, params={"L": 64})              # 2 pieces of ≤ 5·10⁷ updates per shard of 32 chains
+    future = client.submit(run_shard, "cpu", big.ir, dict(chains=32, first_chain=32, sweeps=400, seed=1),
+                           None, "test-progress", pure=False)
+    future.result()
+    deadline = time.monotonic() + 30
+    while not any(e[1]["done"] == 400 for e in client.get_events("test-progress")):   # the events come after it
+        assert time.monotonic() < deadline, client.get_events("test-progress")
+        time.sleep(0.05)
+    reports = [e[1] for e in client.get_events("test-progress")]
+    assert reports[0]["shard"] == 32 and 0 < reports[0]["done"] < 400 and reports[-1]["done"] == 400
+    calls = []
+    big.sample("cpu", client=client, shards=2, chains=64, sweeps=400, seed=1,
+               progress=lambda *a: calls.append(a))
+    assert calls[-1] == (800, 800, 2, 2)
+    assert all(a[0] <= b[0] and a[2] <= b[2] for a, b in zip(calls, calls[1:]))        # never backwards
+
+
 def test_many_instances_one_task_each(client):
     items = [{"seed": k, "L": 3} for k in range(4)]
     far = pb.sample_many(items, program="examples/ea3d.pb", client=client, chains=2, sweeps=30, seed=1)
@@ -157,7 +179,7 @@ def test_ctrl_c_keeps_the_shards_that_finished(tmp_path):
     out = tmp_path / "s.npz"
     code, stderr = interrupt_pbit(["run", ISING, "-D", "L=64", "--chains", "4", "--sweeps", "20000", "--thin", "200",
                                    "--burn-in", "0", "--dask", "local:2", "--shards", "4", "--progress", "-o", out],
-                                  lambda proc: "shards done" in proc.stderr.readline())
+                                  lambda proc: re.search(r"\b[1-4]/4 shards done", proc.stderr.readline()))
     assert code == 130, stderr
     res = SampleResult.load(out)
     assert res.info["interrupted"] and 1 <= res.num_chains < 4

@@ -211,13 +211,15 @@ def _progress(force: bool = False):
     tty = sys.stderr.isatty()
     if not tty and not force:
         return None
-    last = [-1]
+    last = [None]
 
-    def report(done, total):
+    def report(done, total, shards_done=None, shards=None):
+        """Sweeps done (on a cluster: summed over the shards, and the shards finished)."""
         pct = int(100 * done / max(total, 1))
-        if pct != last[0]:
-            last[0] = pct
-            line = f"sampling: {pct:3d}% ({done}/{total} sweeps)"
+        if (pct, shards_done) != last[0]:
+            last[0] = (pct, shards_done)
+            line = f"sampling: {pct:3d}% ({done}/{total} sweeps" + (
+                f", {shards_done}/{shards} shards done)" if shards else ")")
             if tty:
                 print("\r" + line, end="" if done < total else "\n", file=sys.stderr, flush=True)
             else:
@@ -362,12 +364,9 @@ def _sweep(args) -> int:
 def _sample_on_dask(args, backend, prog, options):
     """--dask ADDRESS or local:N: the chains in shards on the cluster's workers."""
     from ..distributed import sample_on
-    shard_done = None
-    if sys.stderr.isatty() or args.progress:
-        def shard_done(finished, total):
-            print(f"sampling: {finished}/{total} shards done", file=sys.stderr, flush=True)
+    progress = _progress(args.progress) if (args.progress or not args.json) else None
     with _dask(args.dask) as client:
-        return sample_on(client, backend.name, prog.ir, args.shards, shard_done,
+        return sample_on(client, backend.name, prog.ir, args.shards, progress,
                          folder=args.output if args.shard_files else None, **options)
 
 
