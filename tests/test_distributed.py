@@ -124,14 +124,17 @@ def test_workers_report_their_sweeps_as_they_run(client):
     sample_on sums them over the shards for progress(), which ends at every sweep and shard done."""
     from pbitlang.distributed import run_shard
     big = pb.compile(ISING, params={"L": 64})              # 2 pieces of ≤ 5·10⁷ updates per shard of 32 chains
-    future = client.submit(run_shard, "cpu", big.ir, dict(chains=32, first_chain=32, sweeps=400, seed=1),
-                           None, "test-progress", pure=False)
-    future.result()
-    deadline = time.monotonic() + 30
-    while not any(e[1]["done"] == 400 for e in client.get_events("test-progress")):   # the events come after it
-        assert time.monotonic() < deadline, client.get_events("test-progress")
-        time.sleep(0.05)
-    reports = [e[1] for e in client.get_events("test-progress")]
+    reports, ended = [], threading.Event()
+
+    def heard(event):
+        reports.append(event[1])
+        if event[1]["done"] == 400:
+            ended.set()
+    client.subscribe_topic("test-progress", heard)
+    client.submit(run_shard, "cpu", big.ir, dict(chains=32, first_chain=32, sweeps=400, seed=1), None,
+                  "test-progress", pure=False).result()
+    assert ended.wait(30), reports                          # the events may arrive after the result
+    client.unsubscribe_topic("test-progress")
     assert reports[0]["shard"] == 32 and 0 < reports[0]["done"] < 400 and reports[-1]["done"] == 400
     calls = []
     big.sample("cpu", client=client, shards=2, chains=64, sweeps=400, seed=1,
