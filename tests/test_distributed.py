@@ -64,19 +64,16 @@ def test_tempering_shards_are_whole_replica_sets(client, backend, options):
     assert far.info["tempering"]["swaps_tried"] == near.info["tempering"]["swaps_tried"]
 
 
-def test_a_worker_that_dies_mid_run_changes_nothing(client):
-    """One worker's process is killed once a shard is running on it; Dask reruns the shard and
-    the result is the local one (every chain's stream comes from (seed, chain) alone)."""
-    big = pb.compile(ISING, params={"L": 64})
-    run = dict(chains=4, sweeps=30000, thin=300, seed=5)                 # about a second a shard
-    local = big.sample("cpu", **run)
+def _kill_a_busy_worker(client, call, marker: str):
+    """call() in a thread; once a task whose key holds `marker` runs on a worker, that worker's process
+    is killed (its nanny restarts it).  Returns call()'s result."""
     box = {}
-    thread = threading.Thread(target=lambda: box.update(res=big.sample("cpu", client=client, shards=2, **run)))
+    thread = threading.Thread(target=lambda: box.update(res=call()))
     thread.start()
     deadline = time.monotonic() + 60
     victim = None
     while victim is None and time.monotonic() < deadline and thread.is_alive():
-        busy = {w: keys for w, keys in client.processing().items() if any("pbit-shard" in str(k) for k in keys)}
+        busy = {w: keys for w, keys in client.processing().items() if any(marker in str(k) for k in keys)}
         victim = next(iter(busy), None)
         if victim is None:
             time.sleep(0.01)
@@ -87,8 +84,28 @@ def test_a_worker_that_dies_mid_run_changes_nothing(client):
             pass
     thread.join(120)
     assert victim is not None and not thread.is_alive()
-    np.testing.assert_array_equal(box["res"].native, local.native)
     client.wait_for_workers(2, timeout=60)                                # the nanny restarts it
+    return box["res"]
+
+
+def test_a_worker_that_dies_mid_run_changes_nothing(client):
+    """One worker's process is killed once a shard is running on it; Dask reruns the shard and
+    the result is the local one (every chain's stream comes from (seed, chain) alone)."""
+    big = pb.compile(ISING, params={"L": 64})
+    run = dict(chains=4, sweeps=30000, thin=300, seed=5)                 # about a second a shard
+    local = big.sample("cpu", **run)
+    far = _kill_a_busy_worker(client, lambda: big.sample("cpu", client=client, shards=2, **run), "pbit-shard")
+    np.testing.assert_array_equal(far.native, local.native)
+
+
+def test_a_worker_that_dies_while_a_step_trains_changes_nothing(client):
+    """The same for training: the killed step's task runs again and the model is the local one."""
+    dtm = pb.compile("examples/digits_dtm.pb")
+    data = np.random.default_rng(0).integers(0, 2, size=(512, 64))
+    kw = dict(epochs=40, seed=1, batch_size=64)                           # about half a second a step
+    local = pb.train(dtm, data, **kw)
+    far = _kill_a_busy_worker(client, lambda: pb.train(dtm, data, client=client, **kw), "train_chain")
+    np.testing.assert_array_equal(far.thetas, local.thetas)
 
 
 def test_clear_errors(client, prog):
