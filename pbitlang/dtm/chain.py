@@ -29,8 +29,17 @@ class ChainSpec:
     sweeps: int
     noise: object
     data_index: np.ndarray          # spins of the data variables, in order
-    data_kinds: list                # (name, size, kind) per data variable
+    data_kinds: list                # (name, size, kind, shape) per data variable
     source: str = "<chain>"         # "file:line:col" of the chain declaration
+    mask: np.ndarray | None = None  # `data MASK`: which spins of the `over` variables are data (the rest latent)
+
+    @property
+    def image_shape(self) -> tuple:
+        """The data's shape as an image: the one data variable's shape, or a mask's rows × columns
+        when it picks a full grid of them; else the flat count."""
+        if len(self.data_kinds) == 1:
+            return tuple(self.data_kinds[0][3])
+        return (len(self.data_index),)
 
 
 def chain_spec(ir, name: str | None = None) -> ChainSpec:
@@ -46,10 +55,10 @@ def chain_spec(ir, name: str | None = None) -> ChainSpec:
         raise PbitError(f"no chain '{name}' (chains: {', '.join(chains)})")
     c = chains[name]
     items = c["items"]
-    known = {"steps", "noise", "sweeps"}
+    known = {"steps", "noise", "sweeps", "data"}
     unknown = sorted(set(items) - known)
     if unknown:
-        raise CompileError(f"chain '{name}': unknown item(s) {', '.join(unknown)} (items: steps, noise, sweeps)")
+        raise CompileError(f"chain '{name}': unknown item(s) {', '.join(unknown)} (items: steps, noise, sweeps, data)")
     steps = items.get("steps", 8)
     sweeps = items.get("sweeps", 50)
     for key, value in (("steps", steps), ("sweeps", sweeps)):
@@ -62,9 +71,40 @@ def chain_spec(ir, name: str | None = None) -> ChainSpec:
         index.append(np.arange(start, start + size))
         kinds.append((var, size, kind, tuple(shape)))
     data_index = np.concatenate(index).astype(np.int64)
+    mask = None
+    if "data" in items:
+        mask, kinds = _data_mask(name, items["data"], kinds)
+        data_index = data_index[mask]
     graphs = _Graphs(lambda: _lattice_of(kinds), lambda: _program_graph(ir, name, data_index))
     noise = make_noise(items.get("noise"), steps, graphs)
-    return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds, c.get("source", "<chain>"))
+    return ChainSpec(name, list(c["over"]), steps, sweeps, noise, data_index, kinds, c.get("source", "<chain>"),
+                     mask)
+
+
+def _data_mask(name: str, value, kinds: list) -> tuple:
+    """`data MASK`: MASK (0/1, the shape of the one `over` variable) picks the data spins; the others
+    are latent (sampled at every step, never noised or clamped).  Returns the mask (flat, bool) and
+    the data's kinds: one entry whose shape is the grid of rows × columns the mask picks when it
+    picks a full one (a 28×28 image spread over a 70×70 fabric), else the count."""
+    if len(kinds) != 1:
+        raise CompileError(f"chain '{name}': 'data MASK' picks cells of one variable: the chain must be over one")
+    var, size, kind, shape = kinds[0]
+    mask = np.asarray(value if not isinstance(value, (bool, str, dict)) else [], dtype=object)
+    try:
+        mask = mask.astype(np.float64)
+    except (TypeError, ValueError):
+        mask = np.zeros(0)
+    if mask.shape != tuple(shape) or not np.all((mask == 0) | (mask == 1)) or not mask.any():
+        raise CompileError(f"chain '{name}': data takes an array of 0s and 1s of {var}'s shape {tuple(shape)} with "
+                           f"at least one 1 (a param, e.g. load(\"mask.txt\"))")
+    picked = mask.astype(bool)
+    count = int(picked.sum())
+    grid = (count,)
+    if picked.ndim == 2:
+        r, c = np.flatnonzero(picked.any(axis=1)), np.flatnonzero(picked.any(axis=0))
+        if len(r) * len(c) == count:
+            grid = (len(r), len(c))
+    return picked.ravel(), [(var, count, kind, grid)]
 
 
 class _Graphs:
@@ -223,6 +263,7 @@ class DenoisingChain:
             b = betas if betas is not None else np.full(sweeps, model.beta if model.beta is not None else 1.0)
             draws = kernel.run(model.h, model.J.data, x, S, b, int(rng.integers(2**31)))
             state, info = S[:n].T.copy(), {**kernel.report(sweeps, 1), "spin_updates": draws.spin_updates}
+            placed = {k: info[k] for k in ("fabric", "placement", "clock_mode") if k in info}
             x = state[:, self.spec.data_index].copy()
             energy += info.get("energy_per_sample_J", 0.0)
             latency += info.get("latency_per_sample_s", 0.0)
@@ -239,5 +280,6 @@ class DenoisingChain:
                 "timings": {"total_s": seconds}}
         if ledger:
             info.update({"energy_per_sample_J": energy, "latency_per_sample_s": latency, "ledger": ledger})
+        info.update(placed)                                  # the fabric, and where the step model sits on it
         base = self.ir.with_weights(self.thetas[0]) if self.thetas.size and self.ir.weights is not None else self.ir
         return SampleResult(base, state, num, info)

@@ -54,7 +54,7 @@ class EmulatorKernel(CpuKernel):
     def __init__(self, ir, chains: int, clamp_index, fabric, threads):
         q, ticks, self.cycles = clocking(fabric, ir)
         super().__init__(ir, chains, clamp_index, threads, ticks, q)
-        self.placement = check_and_place(ir, fabric)
+        self.placement = check_and_place(ir, fabric, np.setdiff1d(np.arange(ir.num_spins), self.free))
         self.fabric, self.edges = fabric, int(np.diff(ir.J.indptr)[self.free].sum())
         self.fixed = None if fabric.exact else FixedPoint(fabric, ir.num_spins, self.cycles)
 

@@ -197,41 +197,54 @@ GALOIS_TAPS = {8: 0xB8, 12: 0xE08, 16: 0xB400, 20: 0x90000, 24: 0xE10000, 31: 0x
 
 
 # ---- capacity, degree, placement ------------------------------------------------------
-def check_and_place(ir, fabric: Fabric) -> dict:
+def check_and_place(ir, fabric: Fabric, held=None) -> dict:
     """Refuse what the fabric cannot hold (naming the variable or term) and place the rest.
 
-    Without a topology any graph within capacity and degree fits ("direct").
-    On a torus the program's spins are laid out row-major, each 2-D variable of
-    width L at the start of a row so that its lattice lines up with the
-    fabric's; every coupling must then be one of the fabric's jumps."""
+    held: the spins a run holds at given values (the program's clamps and the kernel's).  A
+    variable that is held whole (a denoising step's clamped x_t, evidence on a whole variable) needs
+    no cells: its values reach its neighbours as biases, as a chip takes a conditioning input.
+    Without a topology any graph within capacity and degree fits ("direct").  On a torus the
+    on-chip spins are laid out row-major, each 2-D variable of width L at the start of a row so that
+    its lattice lines up with the fabric's; every coupling between cells must be one of its jumps."""
     n = ir.num_spins
-    if fabric.capacity is not None and n > fabric.capacity:
-        over = _variable_at(ir, fabric.capacity)
-        raise BackendError(f"the program has {n} p-bits but the '{fabric.name}' fabric holds {fabric.capacity}; "
-                           f"'{over}' does not fit")
-    degree = np.diff(ir.J.indptr)
+    off = _held_variables(ir, held)
+    on = np.ones(n, dtype=bool)
+    for name in off:
+        start, shape, _ = ir.layout[name]
+        on[start:start + math.prod(shape)] = False
+    cells_used = int(on.sum())
+    if fabric.capacity is not None and cells_used > fabric.capacity:
+        over = _variable_at(ir, int(np.flatnonzero(on)[fabric.capacity]))
+        raise BackendError(f"the program has {cells_used} p-bits but the '{fabric.name}' fabric holds "
+                           f"{fabric.capacity}; '{over}' does not fit")
     for idx, _ in ir.kbody.values():
         if len(idx) and not fabric.exact:
             raise BackendError(f"the '{fabric.name}' fabric has pairwise couplings only; compile with "
                                f"reduce_kbody=True (pbitc --reduce-kbody) to run k-body factors on it")
-    if fabric.max_degree is not None and n and degree.max() > fabric.max_degree:
+    coo = ir.J.tocoo()
+    between = on[coo.row] & on[coo.col]                     # couplings between cells (the rest are bias inputs)
+    rows, cols = coo.row[between], coo.col[between]
+    degree = np.bincount(rows, minlength=n)
+    if fabric.max_degree is not None and n and degree.max(initial=0) > fabric.max_degree:
         i = int(np.argmax(degree))
-        j = int(ir.J.indices[ir.J.indptr[i]])
+        j = int(cols[np.flatnonzero(rows == i)[0]])
         raise BackendError(f"'{ir.spin_name(i)}' has {int(degree[i])} couplings but the '{fabric.name}' fabric "
                            f"allows {fabric.max_degree} per p-bit (coupling from {ir.term_source(i, j)})")
-    if fabric.colors is not None and ir.num_colors > fabric.colors:
-        raise BackendError(f"the program needs {ir.num_colors} colours but the '{fabric.name}' fabric clocks "
+    colours = len(np.unique(ir.colors[on])) if n else 0
+    if fabric.colors is not None and colours > fabric.colors:
+        raise BackendError(f"the program needs {colours} colours but the '{fabric.name}' fabric clocks "
                            f"{fabric.colors} phases")
+    placement = {"cells_used": cells_used}
+    if off:
+        placement["bias_inputs"] = off                      # held whole: reach their neighbours as biases
     topo = fabric.topology
     if not topo:
-        return {"kind": "direct", "cells_used": n}
+        return {"kind": "direct", **placement}
     L = int(topo["L"])
     jumps = fabric_jumps(topo)
-    cell = _row_major_cells(ir, L)
+    cell = _row_major_cells(ir, L, skip=set(off))
     if cell is None:
         raise BackendError(f"the program's variables do not fit the {L}×{L} '{fabric.name}' fabric row by row")
-    coo = ir.J.tocoo()
-    rows, cols = coo.row, coo.col
     d = ((cell[cols, 0] - cell[rows, 0]) % L, (cell[cols, 1] - cell[rows, 1]) % L)
     ok = np.array([(int(a), int(b)) in jumps for a, b in zip(*d)], dtype=bool) if len(rows) else np.zeros(0, bool)
     if not ok.all():
@@ -240,8 +253,19 @@ def check_and_place(ir, fabric: Fabric) -> dict:
         raise BackendError(f"coupling {ir.spin_name(i)} – {ir.spin_name(j)} ({ir.term_source(i, j)}) is not a "
                            f"connection of the '{fabric.name}' fabric: row-major placement puts them at cells "
                            f"{tuple(int(x) for x in cell[i])} and {tuple(int(x) for x in cell[j])}, a jump of {(int(d[0][k]), int(d[1][k]))}")
-    return {"kind": "row-major torus", "L": L, "cells_used": n, "origin": {name: [int(cell[s][0]), int(cell[s][1])]
-            for name, (s, shape, _) in ir.layout.items() if math.prod(shape)}}
+    return {"kind": "row-major torus", "L": L, **placement,
+            "origin": {name: [int(cell[s][0]), int(cell[s][1])]
+                       for name, (s, shape, _) in ir.layout.items() if math.prod(shape) and name not in off}}
+
+
+def _held_variables(ir, held) -> list:
+    """The variables every spin of which is held (in layout order)."""
+    if held is None or not len(held):
+        return []
+    mask = np.zeros(ir.num_spins, dtype=bool)
+    mask[np.asarray(held, dtype=np.int64)] = True
+    return [name for name, (start, shape, _) in sorted(ir.layout.items(), key=lambda kv: kv[1][0])
+            if math.prod(shape) and mask[start:start + math.prod(shape)].all()]
 
 
 def fabric_jumps(topo: dict) -> set:
@@ -258,13 +282,14 @@ def fabric_jumps(topo: dict) -> set:
     return jumps
 
 
-def _row_major_cells(ir, L: int):
-    """(row, col) of each spin: variables in order, 2-D ones of width ≤ L starting a new row."""
+def _row_major_cells(ir, L: int, skip=frozenset()):
+    """(row, col) of each spin: variables in order, 2-D ones of width ≤ L starting a new row; the
+    variables in `skip` get no cells (their rows of the result mean nothing)."""
     cells = np.zeros((ir.num_spins, 2), dtype=np.int64)
     pos = 0                                        # next free cell, row-major
     for name, (start, shape, kind) in sorted(ir.layout.items(), key=lambda kv: kv[1][0]):
         size = math.prod(shape)
-        if not size:
+        if not size or name in skip:
             continue
         if len(shape) == 2 and shape[1] <= L:
             if pos % L:
