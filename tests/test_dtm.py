@@ -8,6 +8,7 @@ import pytest
 
 import pbitlang as pb
 from pbitlang.dtm import chain_spec
+from pbitlang.dtm.chain import step_ir
 from pbitlang.dtm.noise import CorrelatedNoise, FlipNoise, lattice_graph
 from pbitlang.dtm.schedules import coupling_strength, flip_schedule
 from pbitlang.api import TrainedModel
@@ -458,3 +459,55 @@ def test_a_run_resumed_from_an_epoch_checkpoint_is_the_run_never_stopped(tmp_pat
             z.writestr(name, blob)
     fresh = pb.train(prog, data, epochs=4, resume=tmp_path / "old.npz", **kw)
     assert np.all(np.isfinite(fresh.thetas)) and not np.array_equal(fresh.thetas, straight.thetas)
+
+
+FIELD_FREE = """param L: int = 3;
+spin s[L, L];
+weight h[L, L];
+energy -s[i, j] * s[i + 1, j] for i in 0..L-1, j in 0..L;
+energy -s[i, j] * s[i, j + 1] for i in 0..L, j in 0..L-1;
+energy -h[i, j] * s[i, j] for i in 0..L, j in 0..L;
+chain dtm over s { steps 4; noise correlated(graph = program, J = 0.6, field = FIELD); sweeps 10; }
+"""
+
+
+def test_field_free_noise_links_the_pairs_a_sweep_reads():
+    """One field-free sweep: log q(x_t | x_{t−1}) = β_t J Σ_{b(i)<b(j)} g_ij x_{t,i} x_{t−1,j} − Σ_i log 2cosh f_i
+    + (terms free of x_{t−1}).  The step model's links must be exactly that pairwise part: the rest of
+    log q, with the log-cosh terms added back, may not depend on x_{t−1}.  The control: the links of the
+    noise with its field (x_{t,i} tied to x_{t−1,i}) leave a remainder that does."""
+    rng = np.random.default_rng(0)
+    for field, control in (("false", False), ("true", True)):
+        prog = pb.compile(FIELD_FREE.replace("FIELD", field))
+        spec = chain_spec(prog.ir)
+        noise, n = spec.noise, prog.ir.num_spins
+        y = rng.choice(np.array([-1, 1], np.int8), size=n)
+        xs = rng.choice(np.array([-1, 1], np.int8), size=(6, n))
+        for t in (1, 2):
+            model = step_ir(prog.ir, spec, t, None)
+            remainders = []
+            for x in xs:
+                state = np.r_[x, y][None].astype(np.int8)
+                link = -(model.energy(state)[0] - prog.ir.energy(x[None].astype(np.int8))[0])   # −E of the links
+                cur, logcosh = x.astype(float).copy(), 0.0
+                for block in noise.blocks:                   # the sweep's fields, as log_forward_prob makes them
+                    f = noise._fields(cur[None], x[None].astype(float), t, block)[0]
+                    logcosh += np.logaddexp(f, -f).sum()
+                    cur[block] = y[block]
+                logq = noise.log_forward_prob(x[None], y[None], t)[0]
+                remainders.append(logq + logcosh - link)
+            spread = np.ptp(remainders)
+            assert (spread > 0.1) if control else (spread < 1e-9), (field, t, spread)
+    free = chain_spec(pb.compile(FIELD_FREE.replace("FIELD", "false")).ir).noise
+    rows, cols = free.link_pairs(9)
+    assert len(rows) == 12 and np.all(free.colors[rows] != free.colors[cols])          # each lattice bond once
+    with pytest.raises(pb.CompileError, match="sweeps = 1"):
+        chain_spec(pb.compile(FIELD_FREE.replace("FIELD", "false").replace("J = 0.6", "J = 0.6, sweeps = 2")).ir)
+
+
+def test_a_field_free_chain_trains_and_generates():
+    prog = pb.compile(FIELD_FREE.replace("FIELD", "false"))
+    data = np.tile([[1] * 9, [-1] * 9], (32, 1))
+    model = pb.train(prog, data, epochs=2, batch_size=16, seed=0)
+    gen = model.generate(num=64, seed=1)
+    assert np.all(np.isfinite(model.thetas)) and gen.variables("s").shape == (64, 3, 3)

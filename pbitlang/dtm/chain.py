@@ -1,9 +1,12 @@
 """A denoising chain over a compiled program: its step models and reverse sampling.
 
 Step t's conditional model is the program's energy with step t's weights θ_t,
-plus a copy of the data variables holding x_t, coupled to the data variables
-by −Γ_t Σ_i x_{t−1,i} x_{t,i}.  The copy is clamped chain by chain
-(`clamp_spins`), so any backend samples p_θt(x_{t−1}, z | x_t) as it is."""
+plus a copy of the data variables holding x_t, coupled to the data variables as
+the forward noise implies: −Γ_t Σ_i x_{t−1,i} x_{t,i} for independent flips (and
+correlated noise with its field), −β_t J Σ graph_ij x_{t,i} x_{t−1,j} over the
+pairs a sweep reads for field-free correlated noise (noise.link_pairs).  The
+copy is clamped chain by chain, so any backend samples p_θt(x_{t−1}, z | x_t)
+as it is."""
 from __future__ import annotations
 
 import math
@@ -172,34 +175,40 @@ def data_to_spins(spec: ChainSpec, data) -> np.ndarray:
 class StepPattern:
     """What every step model of a chain shares: the coupling pattern (the program's plus the links of
     the data spins to their clamped copies x_t), each entry's term, colours and layout.  Built once;
-    a step brings only its weights and Γ_t."""
+    a step brings only its weights and its links' values."""
 
     def __init__(self, ir, spec: ChainSpec):
         n, d = ir.num_spins, len(spec.data_index)
         self.n, self.d = n, d
-        copies = np.arange(n, n + d)
+        copy, data = spec.noise.link_pairs(d)    # copy k of x_t coupled to data spin j (see the noise)
+        self.links = len(copy)
         coo = ir.J.tocoo()                       # in the order of J.data, as is every step's base data
         self.sources = tuple(ir.sources) + (spec.source,)
         base_terms = ir.J_term if ir.J_term is not None else np.full(ir.J.nnz, -1)
-        terms = np.r_[base_terms, np.full(2 * d, len(self.sources) - 1)].astype(np.int32)   # links cite the chain
+        terms = np.r_[base_terms, np.full(2 * self.links, len(self.sources) - 1)].astype(np.int32)   # links cite the chain
         # assembled from COO so that structural zeros (trainable couplings at 0) stay in the pattern; the
         # entries are numbered so that their values and terms follow them into CSR order
-        rows = np.r_[coo.row, spec.data_index, copies]
-        cols = np.r_[coo.col, copies, spec.data_index]
+        rows = np.r_[coo.row, spec.data_index[data], n + copy]
+        cols = np.r_[coo.col, n + copy, spec.data_index[data]]
         numbered = sp.coo_array((np.arange(1, len(rows) + 1, dtype=np.float64), (rows, cols)),
                                 shape=(n + d, n + d)).tocsr()
         numbered.sort_indices()
         self.order = numbered.data.astype(np.int64) - 1
         self.indices, self.indptr, self.shape = numbered.indices, numbered.indptr, numbered.shape
         self.J_term = terms[self.order]
-        self.colors = np.r_[ir.colors, (ir.colors[spec.data_index] + 1) % max(2, ir.num_colors)].astype(np.int32)
+        if self.links == d and np.array_equal(copy, data):       # each copy tied to its own spin: a colour apart
+            copy_colors = (ir.colors[spec.data_index] + 1) % max(2, ir.num_colors)
+        else:                                                   # copies tied to other spins: a colour of their own
+            copy_colors = np.full(d, ir.num_colors)
+        self.colors = np.r_[ir.colors, copy_colors].astype(np.int32)
         self.layout = dict(ir.layout)
         self.layout["__x_t"] = (n, (d,), "spin")
         self.h_term = np.r_[ir.h_term if ir.h_term is not None else np.full(n, -1), np.full(d, -1)].astype(np.int32)
 
-    def model(self, base, gamma: float):
-        """The step model from the program at its step weights (base) and the link strength Γ."""
-        data = np.r_[base.J.data, np.full(2 * self.d, -gamma)][self.order]
+    def model(self, base, links: np.ndarray):
+        """The step model from the program at its step weights (base) and the links' energy
+        coefficients (the noise's link_values)."""
+        data = np.r_[base.J.data, links, links][self.order]
         J = sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
         return replace(base, num_spins=self.n + self.d, h=np.r_[base.h, np.zeros(self.d)],
                        J=J, colors=self.colors, layout=self.layout, weights=None,
@@ -208,12 +217,12 @@ class StepPattern:
 
 
 def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None, pattern: StepPattern | None = None):
-    """Step t's model with weights θ_t: the program plus clamped copies of the data spins coupled by −Γ_t.
+    """Step t's model with weights θ_t: the program plus clamped copies of the data spins, linked as the noise implies.
     Its terms keep their sources (errors about a step cite the program's lines), the Γ_t links cite
     the chain.  pattern: the chain's StepPattern, when the caller keeps one."""
     base = ir.with_weights(theta) if theta is not None and ir.weights is not None else ir
     pattern = StepPattern(ir, spec) if pattern is None else pattern
-    return pattern.model(base, float(spec.noise.gamma[t - 1]))
+    return pattern.model(base, spec.noise.link_values(t, len(spec.data_index)))
 
 
 class DenoisingChain:

@@ -49,17 +49,36 @@ class FlipNoise:
         same = (x_prev == x_next).sum(axis=-1)
         return same * math.log1p(-p) + (x_prev.shape[-1] - same) * math.log(p)
 
+    def link_pairs(self, d: int) -> tuple:
+        """The couplings of a reverse step's model between the clamped x_t and x_{t−1} over d data spins:
+        (k, j) pairs joining copy k of x_t to data spin j.  Independent flips tie each spin to its own
+        copy: q(x_t | x_{t−1}) ∝ exp(Γ_t Σ_i x_{t−1,i} x_{t,i})."""
+        k = np.arange(d, dtype=np.int64)
+        return k, k
+
+    def link_values(self, t: int, d: int) -> np.ndarray:
+        """The energy coefficients of the link_pairs couplings at step t (−Γ_t: E ∋ −Γ_t x_{t−1,i} x_{t,i})."""
+        return np.full(len(self.link_pairs(d)[0]), -self.gamma[t - 1])
+
 
 class CorrelatedNoise(FlipNoise):
+    """Ising dynamics as noise: `sweeps` heat-bath sweeps, colour by colour, of
+    E_fwd(y; x_{t−1}) = −β_t J Σ graph_ij y_i y_j − Γ_t Σ_i y_i x_{t−1,i} from y = x_{t−1}.  With
+    field=False there is no Γ_t term (the published form: one sweep a step at β_t falling to 0, the
+    only memory of x_{t−1} being the spins a sweep has not yet updated)."""
     kind = "correlated"
 
-    def __init__(self, p: np.ndarray, graph: sp.csr_array, J: float, sweeps: int):
+    def __init__(self, p: np.ndarray, graph: sp.csr_array, J: float, sweeps: int, field: bool = True):
         super().__init__(p)
         if sweeps < 1:
             raise CompileError("correlated noise needs sweeps ≥ 1")
+        if not field and sweeps != 1:
+            raise CompileError("correlated(field = false) is one sweep a step: its reverse model is derived for "
+                               "sweeps = 1")
         self.graph = sp.csr_array(graph, dtype=np.float64)
         self.J = float(J)
         self.sweeps = int(sweeps)
+        self.field = bool(field)
         T = self.steps
         self.betas = 1.0 - np.arange(1, T + 1) / T           # β_t: from 1 − 1/T down to 0 at t = T
         self.colors = colour(self.graph) if self.graph.shape[0] else np.zeros(0, np.int32)
@@ -67,7 +86,31 @@ class CorrelatedNoise(FlipNoise):
 
     def _fields(self, y, x, t, block):
         coupling = self.betas[t - 1] * self.J * np.asarray((self.graph[block] @ y.T).T)
-        return self.gamma[t - 1] * x[:, block] + coupling
+        return self.gamma[t - 1] * x[:, block] + coupling if self.field else coupling
+
+    def link_pairs(self, d: int) -> tuple:
+        """With the field, each spin's own copy (FlipNoise's pairs).  Without it, one sweep reads x_{t−1,j}
+        only where spin i is updated before j: log q(x_t | x_{t−1}) = β_t J Σ_{b(i)<b(j)} graph_ij x_{t,i}
+        x_{t−1,j} − Σ_i log 2cosh(f_i) + (terms free of x_{t−1}), b the colour block's place in the
+        sweep and f_i spin i's field; the pairs are those (i, j) (docs/dtm.md derives it)."""
+        if self.field:
+            return super().link_pairs(d)
+        coo = self.graph.tocoo()
+        keep = self._kept_entries()
+        return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
+
+    def link_values(self, t: int, d: int) -> np.ndarray:
+        if self.field:
+            return super().link_values(t, d)
+        coo = self.graph.tocoo()
+        return -self.betas[t - 1] * self.J * coo.data[self._kept_entries()]
+
+    def _kept_entries(self) -> np.ndarray:
+        place = np.empty(len(self.colors), np.int64)
+        for k, block in enumerate(self.blocks):
+            place[block] = k
+        coo = self.graph.tocoo()
+        return np.flatnonzero((place[coo.row] < place[coo.col]) & (coo.data != 0))
 
     def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
         y = x.astype(np.float64).copy()
@@ -130,9 +173,12 @@ def make_noise(spec: dict, steps: int, data_graph):
         J = float(kw.pop("J", 0.3))
         sweeps = int(kw.pop("sweeps", 1))
         graph = kw.pop("graph", "lattice")
+        field = kw.pop("field", True)
         if kw:
-            raise CompileError(f"correlated() takes J, sweeps, graph, schedule; not {', '.join(kw)}")
+            raise CompileError(f"correlated() takes J, sweeps, graph, field, schedule; not {', '.join(kw)}")
         if graph not in ("lattice", "program"):
             raise CompileError("correlated(graph = …) is 'lattice' or 'program'")
-        return CorrelatedNoise(p, data_graph[graph], J, sweeps)
+        if not isinstance(field, bool):
+            raise CompileError("correlated(field = …) is true or false")
+        return CorrelatedNoise(p, data_graph[graph], J, sweeps, field)
     raise CompileError(f"unknown noise '{spec['call']}' (flip or correlated)")
