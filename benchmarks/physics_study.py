@@ -42,13 +42,62 @@ def as_result(ir, samples, chains=None):
     return SampleResult(ir, samples, chains, {"beta": ir.beta})
 
 
-def dtm_program(path, noise, schedule, T, K, L):
+def dtm_program(path, noise, schedule, T, K, L, noises=NOISES, **params):
     src = (ROOT / "examples" / path).read_text()
-    src = src.replace("noise flip(schedule = cosine);", NOISES[noise].replace("SCHED", schedule))
-    return pb.compile(src, params={"T": T, "K": K, "L": L})
+    src = src.replace("noise flip(schedule = cosine);", noises[noise].replace("SCHED", schedule))
+    return pb.compile(src, params={"T": T, "K": K, "L": L, **params})
 
 
-def compare(target_ir, ref, gen, variable_shape, glass=False):
+# The published sizes and temperatures (Singh, Mohseni-Rajaee, Niazi, Camsari, arXiv:2603.27996): the 2D
+# ferromagnet 50×50 open at β = 0.453125 and the 3D ±J glass 10³ at β = 0.9091 (PT reference).  The DTMs'
+# bonds have the target's couplings as their fixed part (J0 = 1, G = 1) so that the forward noise can run
+# on them (graph = program, J = β: at β_t = 1 the target's own dynamics), with and without the field.
+PAPER_CASES = [("ising2d", "ising2d_open.pb", {"L": 50, "B": 0.453125}, "ising_dtm.pb", {"J0": 1.0}, 50, (50, 50),
+                None, False, 0.453125),
+               ("ea3d", "ea3d_pt.pb", {"L": 10, "B": 0.9091}, "ea_dtm.pb", {"G": 1.0}, 10, (10, 10, 10),
+                {"replicas": 16, "beta_min": 0.2}, True, 0.9091)]
+Q_BINS = 20                      # P(q) of the 10³ glass on bins 0.1 wide
+PAPER_NOISES = {"independent": "noise flip(schedule = SCHED);",
+                "target's couplings": "noise correlated(graph = program, J = BETA, sweeps = 1, schedule = SCHED);",
+                "field-free": "noise correlated(graph = program, J = BETA, field = false);"}
+
+
+def paper(args) -> dict:
+    """The noise comparison at the published sizes, with a reference-vs-reference floor per metric."""
+    results = {"settings": vars(args), "cases": {}}
+    for name, target_path, target_params, dtm_path, dtm_params, L, shape, tempering, glass, beta in PAPER_CASES:
+        target = pb.compile(f"examples/{target_path}", params=target_params)
+        keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd", "q_ea"] if glass else [])
+        noises = {k: v.replace("BETA", repr(beta)) for k, v in PAPER_NOISES.items()}
+        case = results["cases"][name] = {"seeds": []}
+        for seed in range(args.seeds):
+            train_data = reference(target, args.num, seed=1 + 10 * seed, tempering=tempering)
+            ref = reference(target, args.num, seed=2 + 10 * seed, tempering=tempering)
+            ref2 = reference(target, args.num, seed=4 + 10 * seed, tempering=tempering)
+            rows = {"floor": compare(target.ir, ref, ref2, shape, glass, Q_BINS)}
+            for noise in noises:
+                prog = dtm_program(dtm_path, noise, "cosine", 4, 50, L, noises, **dtm_params)
+                t = time.perf_counter()
+                model = pb.train(prog, train_data, epochs=args.epochs, seed=seed, lr=0.03, batch_size=64)
+                gen = model.generate(num=args.num, seed=3 + seed).samples[:, :target.ir.num_spins]
+                rows[noise] = compare(target.ir, ref, gen, shape, glass, Q_BINS)
+                rows[noise]["seconds"] = time.perf_counter() - t
+            for row in rows.values():
+                if glass:
+                    row["q_ea"] = abs(row["q_ea_gen"] - row["q_ea_ref"])
+            case["seeds"].append({k: {m: r[m] for m in keys} for k, r in rows.items()})
+            for k, r in rows.items():
+                print(f"{name:8} seed {seed} {k:18} " + "  ".join(f"{m} {r[m]:.4f}" for m in keys), flush=True)
+        case["summary"] = {k: {m: [float(np.mean([s_[k][m] for s_ in case["seeds"]])),
+                                   float(np.std([s_[k][m] for s_ in case["seeds"]], ddof=1)) if args.seeds > 1 else None]
+                               for m in keys} for k in case["seeds"][0]}
+    print(f"wrote {write_json('physics_study_paper', results)}")
+    return results
+
+
+def compare(target_ir, ref, gen, variable_shape, glass=False, q_bins=None):
+    """The metrics between reference and generated samples; q_bins: P(q) on that many equal bins of
+    [−1, 1] (coarse, for large systems) instead of q's own lattice of values."""
     n = target_ir.num_spins
     e_ref, e_gen = target_ir.energy(ref) / n, target_ir.energy(gen) / n
     m_ref, m_gen = np.abs(ref.mean(1)), np.abs(gen.mean(1))
@@ -67,8 +116,12 @@ def compare(target_ir, ref, gen, variable_shape, glass=False):
         q_ref = (ref[:half] * ref[half:2 * half]).mean(1)
         half = len(gen) // 2
         q_gen = (gen[:half] * gen[half:2 * half]).mean(1)
-        _, p_ref = physics.p_of_q(q_ref, n)
-        _, p_gen = physics.p_of_q(q_gen, n)
+        if q_bins:
+            edges = np.linspace(-1, 1, q_bins + 1)
+            p_ref, p_gen = (np.histogram(q, edges)[0] / len(q) for q in (q_ref, q_gen))
+        else:
+            _, p_ref = physics.p_of_q(q_ref, n)
+            _, p_gen = physics.p_of_q(q_gen, n)
         out["pq_tvd"] = float(0.5 * np.abs(p_ref - p_gen).sum())
         out["q_ea_ref"], out["q_ea_gen"] = float(np.mean(q_ref ** 2)), float(np.mean(q_gen ** 2))
         out["pq_ref"], out["pq_gen"] = p_ref.tolist(), p_gen.tolist()
@@ -87,7 +140,13 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3, help="independent repetitions of the noise comparison")
     ap.add_argument("--figures", default=str(ROOT / "benchmarks" / "results"),
                     help="folder for the PNG figures (default benchmarks/results; pass docs to refresh the docs' pictures)")
+    ap.add_argument("--paper", action="store_true",
+                    help="the published sizes and temperatures, noise with the target's couplings (with and without "
+                         "the field), and a reference-vs-reference floor for every metric")
     args = ap.parse_args(argv)
+    if args.paper:
+        paper(args)
+        return
     if args.quick:
         args.epochs, args.num = 2, 256
     results = {"settings": vars(args), "cases": {}, "steps": []}

@@ -4,7 +4,10 @@
 # forward noise driven by Ising dynamics:
 #   noise flip(schedule = cosine);
 #   noise correlated(J = 0.4, sweeps = 1, schedule = cosine);
+# J0 = 1 gives the nearest-neighbour bonds a fixed ferromagnetic part (the target's couplings), which
+# noise correlated(graph = program, J = β) drives the forward dynamics with.
 param L: int = 16;
+param J0: real = 0.0;
 param T: int = 4;
 param K: int = 50;
 
@@ -17,8 +20,8 @@ weight Ja[L, L];
 weight hx[L, L];
 
 energy {
-    -Jh[i, j] * x[i, j] * x[i + 1, j]       for i in 0..L - 1, j in 0..L;
-    -Jv[i, j] * x[i, j] * x[i, j + 1]       for i in 0..L, j in 0..L - 1;
+    -(J0 + Jh[i, j]) * x[i, j] * x[i + 1, j]       for i in 0..L - 1, j in 0..L;
+    -(J0 + Jv[i, j]) * x[i, j] * x[i, j + 1]       for i in 0..L, j in 0..L - 1;
     -Jd[i, j] * x[i, j] * x[i + 1, j + 1]   for i in 0..L - 1, j in 0..L - 1;
     -Ja[i, j] * x[i, j + 1] * x[i + 1, j]   for i in 0..L - 1, j in 0..L - 1;
     -hx[i, j] * x[i, j]                     for i in 0..L, j in 0..L;

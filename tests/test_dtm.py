@@ -411,6 +411,9 @@ def test_correlated_noise_refuses_trainable_couplings_on_the_program_graph():
         chain_spec(pb.compile(source).ir)
     mixed = source.replace("-K[i] * s[i] * s[i + 1]", "-(1 + K[i]) * s[i] * s[i + 1]")
     assert chain_spec(pb.compile(mixed).ir).noise.graph.sum() == 6          # the fixed part drives the noise
+    beside = mixed.replace("for i in 0..3;", "for i in 0..3; weight D[2]; energy -D[i] * s[i] * s[i + 2] for i in 0..2;")
+    graph = chain_spec(pb.compile(beside).ir).noise.graph                  # weights beside fixed bonds add nothing
+    assert graph.sum() == 6 and graph[0, 2] == 0
     rbm = pb.compile(RBM.replace("NOISE", "correlated(J = 1.0, graph = program)"))
     with pytest.warns(pb.PbitWarning, match="independent flips"):            # no couplings among v
         chain_spec(rbm.ir)

@@ -126,7 +126,8 @@ def _program_graph(ir, name: str, data_index: np.ndarray) -> sp.csr_array:
     energy coefficient J_ij (−1 for a ferromagnetic bond −s_i s_j) becomes +1, so that
     E_fwd = −β_t J Σ graph_ij y_i y_j favours what the program favours.  Trainable couplings have no
     value before training and the forward process must stay fixed while it trains: a coupling with a
-    fixed part (−(J0 + w) s_i s_j) contributes J0, one that is only a weight is refused."""
+    fixed part (−(J0 + w) s_i s_j) contributes J0, one that is only a weight contributes nothing — and
+    a program whose couplings among the data are all only weights is refused."""
     J = sp.csr_array(ir.J)
     if ir.weights is not None:
         fixed = np.asarray(ir.weights.J_const, dtype=np.float64)
@@ -134,8 +135,9 @@ def _program_graph(ir, name: str, data_index: np.ndarray) -> sp.csr_array:
         rows = np.repeat(np.arange(J.shape[0]), np.diff(J.indptr))
         in_data = np.zeros(J.shape[0], bool)
         in_data[data_index] = True
-        bad = only_weight & in_data[rows] & in_data[J.indices]
-        if bad.any():
+        among = in_data[rows] & in_data[J.indices]
+        bad = only_weight & among
+        if bad.any() and not np.any((fixed != 0) & among):        # nothing fixed to run on: refuse, located
             k = int(np.flatnonzero(bad)[0])
             where = ir.term_source(int(rows[k]), int(J.indices[k]))
             raise CompileError(f"chain '{name}': correlated(graph = program) runs on the program's fixed couplings "
