@@ -144,11 +144,11 @@ def main(argv=None):
                     help="the published sizes and temperatures, noise with the target's couplings (with and without "
                          "the field), and a reference-vs-reference floor for every metric")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.epochs, args.num = 2, 256
     if args.paper:
         paper(args)
         return
-    if args.quick:
-        args.epochs, args.num = 2, 256
     results = {"settings": vars(args), "cases": {}, "steps": []}
     cases = [("ising2d", "ising2d_open.pb", "ising_dtm.pb", 16, (16, 16), None, False),
              ("ea3d", "ea3d_pt.pb", "ea_dtm.pb", 4, (4, 4, 4), {"replicas": 12, "beta_min": 0.2}, True)]
