@@ -107,7 +107,8 @@ def study(args) -> dict:
                 for epoch in range(args.every, args.epochs + 1, args.every):
                     t = time.perf_counter()
                     model = pb.train(prog, train, epochs=epoch * scale, seed=seed, acp=acp, checkpoint=ck,
-                                     resume=ck if done else None, batch_size=64)
+                                     resume=ck if done else None, batch_size=64, warmup_sweeps=args.warmup,
+                                     spacing=args.spacing, acp_target=args.acp_target)
                     done = epoch
                     x = model.generate(num=args.num, seed=1000 + seed).variables("g")
                     x = x.reshape(len(x), -1)[:, chain_spec(prog.ir).mask]
@@ -162,6 +163,10 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--study: training seeds (default 0 1 2)")
     ap.add_argument("--num", type=int, default=500, help="--study: digits generated per evaluation (default 500)")
     ap.add_argument("--sweeps", type=int, default=250, help="--study: Gibbs sweeps per step when generating")
+    ap.add_argument("--warmup", type=int, default=20, help="--study: warm-up sweeps per gradient estimate (default 20)")
+    ap.add_argument("--spacing", type=int, default=2, help="--study: sweeps between an estimate's samples (default 2)")
+    ap.add_argument("--acp-target", type=float, default=0.3, help="--study: ACP's autocorrelation target (default 0.3)")
+    ap.add_argument("--tag", default="", help="suffix of the JSON name")
     ap.add_argument("--plot", help="--study: picture of the curves and samples (.png)")
     args = ap.parse_args(argv)
     if not (args.cost or args.study):
@@ -171,7 +176,7 @@ def main(argv=None):
         out["cost"], out["energy"] = cost(args)
     if args.study:
         out["study"] = study(args)
-    print(f"\nwrote {write_json('dtca_dtm', out)}")
+    print(f"\nwrote {write_json('dtca_dtm' + args.tag, out)}")
 
 
 if __name__ == "__main__":
