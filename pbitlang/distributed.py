@@ -193,20 +193,28 @@ def _merged_swaps(parts: list) -> dict:
     return {**parts[0], "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist()}
 
 
-def train_on(client, ir, data, steps: int, chain=None, **options):
+def train_on(client, ir, data, steps: int, chain=None, progress=None, **options):
     """train_chain(ir, data, chain, **options) with each of the `steps` denoising steps a task of its
     own on a dask.distributed Client (the program and the data sent once): the model a local run
-    makes, weights to the bit.  Checkpoints, logs and progress belong to one process: none here; a
-    Ctrl-C cancels the steps (a model with some steps untrained is none)."""
-    require("distributed", "dask", "training on a Dask cluster")
-    if any(options.get(k) for k in ("checkpoint", "resume", "log", "progress")):
-        raise PbitError("checkpoints, logs and progress belong to one process: training on a cluster takes none")
+    makes, weights to the bit.  progress(steps_done, steps) is called as steps finish.  Checkpoints
+    and logs belong to one process: none here; a Ctrl-C cancels the steps (a model with some steps
+    untrained is none)."""
+    distributed = require("distributed", "dask", "training on a Dask cluster")
+    if any(options.get(k) for k in ("checkpoint", "resume", "log")):
+        raise PbitError("checkpoints and logs belong to one process: training on a cluster takes none")
     if options.get("steps") is not None:
         raise PbitError("on a cluster every step is a task of its own: leave steps out")
     t0 = time.perf_counter()
     shared_ir, shared_data = client.scatter([ir, data], broadcast=True, hash=False)
     futures = [client.submit(train_chain, shared_ir, shared_data, chain=chain, steps=[t], pure=False, **options)
                for t in range(1, steps + 1)]
+    if progress is not None:
+        try:
+            for done, _ in enumerate(distributed.as_completed(futures), 1):
+                progress(done, steps)
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            raise
     return merge_steps(gather_all(client, futures), seconds=time.perf_counter() - t0)
 
 

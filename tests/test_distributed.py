@@ -295,6 +295,10 @@ def test_the_steps_of_a_chain_train_as_tasks(client, backend, options):
     assert not np.array_equal(far.thetas, pb.train(prog, data, **{**kw, "seed": 4}).thetas)    # the seed matters
     with pytest.raises(pb.PbitError, match="checkpoints"):
         pb.train(prog, data, client=client, checkpoint="ck", **kw)
+    calls = []
+    again = pb.train(prog, data, client=client, progress=lambda *a: calls.append(a), **kw)   # steps as they finish
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    np.testing.assert_array_equal(again.thetas, far.thetas)
 
 
 def test_pbit_train_steps_on_a_local_cluster(tmp_path, capsys):

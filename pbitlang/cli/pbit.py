@@ -544,12 +544,15 @@ def _train(args) -> int:
     prog = _program(args.program, args)
     data = _load_data(args.data, prog, args.chain)
     progress = None
-    if sys.stderr.isatty() and not args.dask:
+    if sys.stderr.isatty():
+        unit = "steps done" if args.dask else "epoch"             # a cluster trains each step as a task
+
         def progress(done, total):
-            print(f"\rtraining: epoch {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+            print(f"\rtraining: {unit} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
     with _dask(args.dask) as client:
-        local = {} if client else dict(checkpoint=args.checkpoint, resume=args.resume, progress=progress)
-        model = train(prog, data, seed=args.seed, client=client, **local, **_train_options(args, backend))
+        local = {} if client else dict(checkpoint=args.checkpoint, resume=args.resume)
+        model = train(prog, data, seed=args.seed, client=client, progress=progress, **local,
+                      **_train_options(args, backend))
     model.save(args.output)
     if args.plot:
         from ..plot import save, training_curves
