@@ -96,7 +96,10 @@ class _SweepCount:
 
     def report(self) -> None:
         counts = (sum(self.done.values()), self.sweeps * self.shards)
-        self.progress(*counts, self.finished, self.shards) if self.with_shards else self.progress(*counts)
+        if self.with_shards:
+            self.progress(*counts, self.finished, self.shards)
+        else:
+            self.progress(*counts)
 
 
 def shard_name(first: int, count: int) -> str:
@@ -108,8 +111,9 @@ def sample_on(client, backend: str, ir, shards: int | None = None, progress=None
     """backend.sample(ir, **options) with the chains spread over a dask.distributed Client's
     workers: `shards` tasks (default: one per worker thread), joined into one SampleResult.
     progress(sweeps_done, sweeps_total) is called as the workers report their sweeps (every shard's,
-    summed) and as shards finish; a progress that takes four arguments also gets (shards_done, shards).  A Ctrl-C keeps the shards that had
-    finished (info["interrupted"], and info["chain_ranges"] says which chains) and cancels the rest.
+    summed) and as shards finish; a progress that takes four arguments also gets (shards_done,
+    shards).  A Ctrl-C keeps the shards that had finished (info["interrupted"], and
+    info["chain_ranges"] says which chains) and cancels the rest.
     With `folder` (a path every worker can write), each shard writes its own samples file there
     and the client only its index, shards.json; the result is read back from the folder."""
     distributed = require("distributed", "dask", "sampling on a Dask cluster")
@@ -199,7 +203,7 @@ def train_on(client, ir, data, steps: int, chain=None, progress=None, **options)
     makes, weights to the bit.  progress(steps_done, steps) is called as steps finish.  Checkpoints
     and logs belong to one process: none here; a Ctrl-C cancels the steps (a model with some steps
     untrained is none)."""
-    distributed = require("distributed", "dask", "training on a Dask cluster")
+    require("distributed", "dask", "training on a Dask cluster")
     if any(options.get(k) for k in ("checkpoint", "resume", "log")):
         raise PbitError("checkpoints and logs belong to one process: training on a cluster takes none")
     if options.get("steps") is not None:
@@ -208,20 +212,17 @@ def train_on(client, ir, data, steps: int, chain=None, progress=None, **options)
     shared_ir, shared_data = client.scatter([ir, data], broadcast=True, hash=False)
     futures = [client.submit(train_chain, shared_ir, shared_data, chain=chain, steps=[t], pure=False, **options)
                for t in range(1, steps + 1)]
-    if progress is not None:
-        try:
-            for done, _ in enumerate(distributed.as_completed(futures), 1):
-                progress(done, steps)
-        except KeyboardInterrupt:
-            client.cancel(futures)
-            raise
-    return merge_steps(gather_all(client, futures), seconds=time.perf_counter() - t0)
+    return merge_steps(gather_all(client, futures, progress), seconds=time.perf_counter() - t0)
 
 
-def gather_all(client, futures) -> list:
-    """The results of tasks, in order; a Ctrl-C while waiting cancels them all (one task an
-    instance or a seed: nothing partial to keep)."""
+def gather_all(client, futures, progress=None) -> list:
+    """The results of tasks, in order; progress(done, tasks) as they finish, when given.  A Ctrl-C
+    while waiting cancels them all (one task an instance, a seed or a step: nothing partial to keep)."""
     try:
+        if progress is not None:
+            from distributed import as_completed
+            for done, _ in enumerate(as_completed(futures), 1):
+                progress(done, len(futures))
         return client.gather(futures)
     except KeyboardInterrupt:
         client.cancel(futures)

@@ -533,26 +533,24 @@ def _train(args) -> int:
         if args.checkpoint or args.resume or args.plot:
             raise OptionError("--seeds trains several models: leave --checkpoint, --resume and --plot out")
         check_output_dir(args.output, "-o")
-        backend = _backend(args)
-        prog = _program(args.program, args)
-        data = _load_data(args.data, prog, args.chain)
-        return _train_seeds(args, backend, prog, data)
-    check_output(args.output, "-o")
-    check_output_dir(args.checkpoint, "--checkpoint")
-    _check_picture(args.plot, "--plot")
+    else:
+        check_output(args.output, "-o")
+        check_output_dir(args.checkpoint, "--checkpoint")
+        _check_picture(args.plot, "--plot")
     backend = _backend(args)
     prog = _program(args.program, args)
     data = _load_data(args.data, prog, args.chain)
+    if args.seeds:
+        return _train_seeds(args, backend, prog, data)
     progress = None
     if sys.stderr.isatty():
         unit = "steps done" if args.dask else "epoch"             # a cluster trains each step as a task
 
         def progress(done, total):
             print(f"\rtraining: {unit} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-    with _dask(args.dask) as client:
-        local = {} if client else dict(checkpoint=args.checkpoint, resume=args.resume)
-        model = train(prog, data, seed=args.seed, client=client, progress=progress, **local,
-                      **_train_options(args, backend))
+    with _dask(args.dask) as client:                          # (--dask with a checkpoint was refused above)
+        model = train(prog, data, seed=args.seed, client=client, checkpoint=args.checkpoint, resume=args.resume,
+                      progress=progress, **_train_options(args, backend))
     model.save(args.output)
     if args.plot:
         from ..plot import save, training_curves

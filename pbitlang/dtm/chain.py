@@ -220,7 +220,7 @@ class StepPattern:
 
 def step_ir(ir, spec: ChainSpec, t: int, theta: np.ndarray | None, pattern: StepPattern | None = None):
     """Step t's model with weights θ_t: the program plus clamped copies of the data spins, linked as the noise implies.
-    Its terms keep their sources (errors about a step cite the program's lines), the Γ_t links cite
+    Its terms keep their sources (errors about a step cite the program's lines), the links cite
     the chain.  pattern: the chain's StepPattern, when the caller keeps one."""
     base = ir.with_weights(theta) if theta is not None and ir.weights is not None else ir
     pattern = StepPattern(ir, spec) if pattern is None else pattern

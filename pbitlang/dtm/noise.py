@@ -83,6 +83,7 @@ class CorrelatedNoise(FlipNoise):
         self.betas = 1.0 - np.arange(1, T + 1) / T           # β_t: from 1 − 1/T down to 0 at t = T
         self.colors = colour(self.graph) if self.graph.shape[0] else np.zeros(0, np.int32)
         self.blocks = list(ColourBlocks(self.colors))
+        self._links = None if self.field else self._read_pairs()
 
     def _fields(self, y, x, t, block):
         coupling = self.betas[t - 1] * self.J * np.asarray((self.graph[block] @ y.T).T)
@@ -95,22 +96,21 @@ class CorrelatedNoise(FlipNoise):
         sweep and f_i spin i's field; the pairs are those (i, j) (docs/dtm.md derives it)."""
         if self.field:
             return super().link_pairs(d)
-        coo = self.graph.tocoo()
-        keep = self._kept_entries()
-        return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
+        return self._links[0], self._links[1]
 
     def link_values(self, t: int, d: int) -> np.ndarray:
         if self.field:
             return super().link_values(t, d)
-        coo = self.graph.tocoo()
-        return -self.betas[t - 1] * self.J * coo.data[self._kept_entries()]
+        return -self.betas[t - 1] * self.J * self._links[2]
 
-    def _kept_entries(self) -> np.ndarray:
+    def _read_pairs(self) -> tuple:
+        """(i, j, graph_ij) of every coupling whose spin i a sweep updates before spin j."""
         place = np.empty(len(self.colors), np.int64)
         for k, block in enumerate(self.blocks):
             place[block] = k
         coo = self.graph.tocoo()
-        return np.flatnonzero((place[coo.row] < place[coo.col]) & (coo.data != 0))
+        keep = (place[coo.row] < place[coo.col]) & (coo.data != 0)
+        return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep]
 
     def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
         y = x.astype(np.float64).copy()

@@ -540,7 +540,8 @@ class StackedSteps:
         from dataclasses import replace
 
         self.steps = list(range(1, steps + 1)) if isinstance(steps, (int, np.integer)) else [int(t) for t in steps]
-        self.ir, self.T = ir, T = ir, len(self.steps)
+        self.ir, self.T = ir, len(self.steps)
+        T = self.T
         zero = np.zeros(ir.weights.num_weights)
         pattern = StepPattern(ir, spec)
         models = [step_ir(ir, spec, t, zero, pattern) for t in self.steps]
@@ -605,7 +606,7 @@ class BatchSampler:
         self.negative = backend.kernel(stack.step_model, B, copies, **options)
         self.fixed = np.concatenate([o + ir.clamp_index for o in stack.offsets])
         self.fixed_value = np.tile(ir.clamp_value, T)
-        self.B, self.T, self.size, self.nnz, self.n, self.d, self.opts = B, T, size, stack.nnz, n, d, opts
+        self.B, self.T, self.size, self.nnz, self.opts = B, T, size, stack.nnz, opts
         self.persistent = None                   # the model phase's chains (T·size, B), carried from batch to batch
         self.entries = coupling_entries(ir)
         self.pairs = unique_pairs(*self.entries)
@@ -725,7 +726,9 @@ def _load_checkpoint(path: Path, T: int, W: int, chains_shape: tuple) -> dict:
     shapes = {"thetas": (T, W), "lambdas": (T,), "adam_m": (T, W), "adam_v": (T, W), "adam_k": (T,), "epoch": ()}
     for key, shape in shapes.items():
         value = state.get(key)
-        if value is None or value.shape not in (shape, () if key == "adam_k" else shape) or value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
+        shapes_allowed = (shape, ()) if key == "adam_k" else (shape,)     # Adam's step count: one, or one per step
+        if (value is None or value.shape not in shapes_allowed or value.dtype.kind not in "fiu"
+                or not np.all(np.isfinite(value))):
             raise DataError(f"checkpoint {path} does not fit this chain ({T} steps × {W} weights): "
                             f"'{key}' is missing or has the wrong shape or values")
     chains = state.get("persistent")
