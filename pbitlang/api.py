@@ -162,10 +162,5 @@ def train(program, data, chain=None, epochs=10, seed=0, client=None, **options) 
     from .dtm.training import train_chain
     if client is None:
         return TrainedModel(train_chain(program, data, chain=chain, epochs=epochs, seed=seed, **options))
-    from .dtm.chain import chain_spec
-    from .errors import require
-    require("distributed", "dask", "training on a Dask cluster")
-    from .distributed import train_on
-    ir = getattr(program, "base_ir", None) or getattr(program, "ir", program)
-    spec = chain_spec(ir, chain)
-    return TrainedModel(train_on(client, ir, data, spec.steps, chain=chain, epochs=epochs, seed=seed, **options))
+    from .distributed import train_on                          # it checks for the dask extra
+    return TrainedModel(train_on(client, program, data, chain=chain, epochs=epochs, seed=seed, **options))

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .backends import get_backend
-from .dtm.training import merge_steps, train_chain
+from .dtm.chain import chain_spec
+from .dtm.training import merge_steps, program_ir, train_chain
 from .errors import OptionError, PbitError, require
 from .results import SampleResult, write_shard_index
 
@@ -197,9 +198,9 @@ def _merged_swaps(parts: list) -> dict:
     return {**parts[0], "swap_acceptance": rates.tolist(), "swaps_tried": tried.tolist()}
 
 
-def train_on(client, ir, data, steps: int, chain=None, progress=None, **options):
-    """train_chain(ir, data, chain, **options) with each of the `steps` denoising steps a task of its
-    own on a dask.distributed Client (the program and the data sent once): the model a local run
+def train_on(client, program, data, chain=None, progress=None, **options):
+    """train_chain(program, data, chain, **options) with each of the chain's denoising steps a task of
+    its own on a dask.distributed Client (the program and the data sent once): the model a local run
     makes, weights to the bit.  progress(steps_done, steps) is called as steps finish.  Checkpoints
     and logs belong to one process: none here; a Ctrl-C cancels the steps (a model with some steps
     untrained is none)."""
@@ -208,6 +209,8 @@ def train_on(client, ir, data, steps: int, chain=None, progress=None, **options)
         raise PbitError("checkpoints and logs belong to one process: training on a cluster takes none")
     if options.get("steps") is not None:
         raise PbitError("on a cluster every step is a task of its own: leave steps out")
+    ir = program_ir(program)
+    steps = chain_spec(ir, chain).steps
     t0 = time.perf_counter()
     shared_ir, shared_data = client.scatter([ir, data], broadcast=True, hash=False)
     futures = [client.submit(train_chain, shared_ir, shared_data, chain=chain, steps=[t], pure=False, **options)

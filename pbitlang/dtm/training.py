@@ -410,16 +410,21 @@ def _check_steps(steps, T: int) -> list:
     return chosen
 
 
+def program_ir(program):
+    """The IR training works on: an IR as it is, a trained model's program (.base_ir: training goes
+    on from it), or a Program's (.ir)."""
+    return getattr(program, "base_ir", None) or getattr(program, "ir", program)
+
+
 def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed: int = 0, checkpoint=None,
                 resume=None, log=None, progress=None, steps=None, **options) -> TrainedChain:
     """Train the chain's step models on `data` (num, d) of bits or spins.  See the module docstring.
-    program: an IR, or anything with one as .base_ir (a trained model: training goes on from its
-    program) or .ir (a Program).  steps: the step numbers to train (default all; the others keep
+    program: see program_ir.  steps: the step numbers to train (default all; the others keep
     their initial weights).  A step's training depends on no other step, so steps trained apart
     and put together with merge_steps are the model one run makes (a cluster trains them as tasks)."""
     opts = TrainOptions(epochs=epochs, **options)
     opts.check()
-    ir = getattr(program, "base_ir", None) or getattr(program, "ir", program)
+    ir = program_ir(program)
     if ir.weights is None or ir.weights.num_weights == 0:
         raise PbitError("the program has no trainable weights (declare some with 'weight')")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
