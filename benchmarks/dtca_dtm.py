@@ -80,6 +80,46 @@ def cost(args) -> list:
     return rows, energy
 
 
+VARIANTS = ("DTM + ACP", "DTM, no ACP", "monolithic EBM")
+
+
+def variant(name: str, sweeps: int):
+    """(program, ACP on, training epochs per DTM epoch) of one compared model."""
+    dtm = pb.compile(ROOT / PROGRAM, params={"K": sweeps})
+    if name != "monolithic EBM":
+        return dtm, name == "DTM + ACP", 1
+    T = chain_spec(dtm.ir).steps
+    source = (ROOT / PROGRAM).read_text().replace('load("data/', f'load("{ROOT / "examples" / "data"}/')
+    mono = pb.compile(source.replace("noise flip(schedule = log);", "noise flip(schedule = [0.499]);"),
+                      params={"T": 1, "K": T * sweeps})
+    return mono, False, T
+
+
+def curve(name: str, seed: int, args, clf, held: np.ndarray) -> tuple:
+    """One model trained with one seed, epoch by epoch through a checkpoint: its Fréchet distances and
+    its last 16 samples."""
+    prog, acp, scale = variant(name, args.sweeps)
+    train = mnist_split()[0]
+    points = []
+    with tempfile.TemporaryDirectory() as ck:
+        done = 0
+        for epoch in range(args.every, args.epochs + 1, args.every):
+            t = time.perf_counter()
+            model = pb.train(prog, train, epochs=epoch * scale, seed=seed, acp=acp, checkpoint=ck,
+                             resume=ck if done else None, batch_size=64, warmup_sweeps=args.warmup,
+                             spacing=args.spacing, acp_target=args.acp_target)
+            done = epoch
+            x = model.generate(num=args.num, seed=1000 + seed).variables("g")
+            x = x.reshape(len(x), -1)[:, chain_spec(prog.ir).mask]
+            fd = frechet(features(clf, x.astype(float)), held)
+            points.append({"epoch": epoch, "frechet": fd, "seconds": time.perf_counter() - t,
+                           "autocorr": float(np.mean([r["autocorr"] for r in model.info["final"]])),
+                           "lambda": model.info["lambdas"]})
+            print(f"{name:15} seed {seed} epoch {epoch:3d}: Fréchet {fd:8.2f}  autocorr "
+                  f"{points[-1]['autocorr']:.3f}  ({points[-1]['seconds']:.0f} s)", flush=True)
+    return points, x[:16]
+
+
 def study(args) -> dict:
     from sklearn.neural_network import MLPClassifier
     train, test, ytrain, ytest = mnist_split()
@@ -91,36 +131,19 @@ def study(args) -> dict:
     floor = frechet(features(clf, train[pick.permutation(len(train))[:args.num]].astype(float)), held)
     print(f"feature network: held-out accuracy {accuracy:.3f}; floor (training vs held-out, {args.num} each) "
           f"{floor:.2f}", flush=True)
-    dtm = pb.compile(ROOT / PROGRAM, params={"K": args.sweeps})
-    T = chain_spec(dtm.ir).steps
-    source = (ROOT / PROGRAM).read_text().replace('load("data/', f'load("{ROOT / "examples" / "data"}/')
-    mono = pb.compile(source.replace("noise flip(schedule = log);", "noise flip(schedule = [0.499]);"),
-                      params={"T": 1, "K": T * args.sweeps})
-    variants = [("DTM + ACP", dtm, True, 1), ("DTM, no ACP", dtm, False, 1), ("monolithic EBM", mono, False, T)]
-    curves, grids = {}, {}
-    for name, prog, acp, scale in variants:
-        curves[name] = []
-        for seed in args.seeds:
-            points = []
-            with tempfile.TemporaryDirectory() as ck:
-                done = 0
-                for epoch in range(args.every, args.epochs + 1, args.every):
-                    t = time.perf_counter()
-                    model = pb.train(prog, train, epochs=epoch * scale, seed=seed, acp=acp, checkpoint=ck,
-                                     resume=ck if done else None, batch_size=64, warmup_sweeps=args.warmup,
-                                     spacing=args.spacing, acp_target=args.acp_target)
-                    done = epoch
-                    x = model.generate(num=args.num, seed=1000 + seed).variables("g")
-                    x = x.reshape(len(x), -1)[:, chain_spec(prog.ir).mask]
-                    fd = frechet(features(clf, x.astype(float)), held)
-                    points.append({"epoch": epoch, "frechet": fd, "seconds": time.perf_counter() - t,
-                                   "autocorr": float(np.mean([r["autocorr"] for r in model.info["final"]])),
-                                   "lambda": model.info["lambdas"]})
-                    print(f"{name:15} seed {seed} epoch {epoch:3d}: Fréchet {fd:8.2f}  autocorr "
-                          f"{points[-1]['autocorr']:.3f}  ({points[-1]['seconds']:.0f} s)", flush=True)
-            curves[name].append({"seed": seed, "points": points})
-            if seed == args.seeds[0]:
-                grids[name] = x[:16]
+    runs = [(name, seed) for name in VARIANTS for seed in args.seeds]
+    if args.jobs > 1:                                   # spawned: numba's threads do not survive a fork
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(curve, *zip(*[(name, seed, args, clf, held) for name, seed in runs])))
+    else:
+        done = [curve(name, seed, args, clf, held) for name, seed in runs]
+    curves, grids = {name: [] for name in VARIANTS}, {}
+    for (name, seed), (points, grid) in zip(runs, done):
+        curves[name].append({"seed": seed, "points": points})
+        if seed == args.seeds[0]:
+            grids[name] = grid
     result = {"settings": vars(args), "floor": floor, "feature_accuracy": accuracy, "curves": curves}
     if args.plot:
         draw(result, grids, test[:16], args.plot)
@@ -166,6 +189,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=20, help="--study: warm-up sweeps per gradient estimate (default 20)")
     ap.add_argument("--spacing", type=int, default=2, help="--study: sweeps between an estimate's samples (default 2)")
     ap.add_argument("--acp-target", type=float, default=0.3, help="--study: ACP's autocorrelation target (default 0.3)")
+    ap.add_argument("--jobs", type=int, default=1, help="--study: (model, seed) runs trained side by side, "
+                    "one process each (default 1)")
     ap.add_argument("--tag", default="", help="suffix of the JSON name")
     ap.add_argument("--plot", help="--study: picture of the curves and samples (.png)")
     args = ap.parse_args(argv)

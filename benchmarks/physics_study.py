@@ -65,34 +65,49 @@ PAPER_NOISES = {"independent": "noise flip(schedule = SCHED);",
 def paper(args) -> dict:
     """The noise comparison at the published sizes, with a reference-vs-reference floor per metric."""
     results = {"settings": vars(args), "cases": {}}
-    for name, target_path, target_params, dtm_path, dtm_params, L, shape, tempering, glass, beta in PAPER_CASES:
-        target = pb.compile(f"examples/{target_path}", params=target_params)
+    for name, *_rest, glass, _beta in PAPER_CASES:
         keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd", "q_ea"] if glass else [])
-        noises = {k: v.replace("BETA", repr(beta)) for k, v in PAPER_NOISES.items()}
-        case = results["cases"][name] = {"seeds": []}
-        for seed in range(args.seeds):
-            train_data = reference(target, args.num, seed=1 + 10 * seed, tempering=tempering)
-            ref = reference(target, args.num, seed=2 + 10 * seed, tempering=tempering)
-            ref2 = reference(target, args.num, seed=4 + 10 * seed, tempering=tempering)
-            rows = {"floor": compare(target.ir, ref, ref2, shape, glass, Q_BINS)}
-            for noise in noises:
-                prog = dtm_program(dtm_path, noise, "cosine", 4, 50, L, noises, **dtm_params)
-                t = time.perf_counter()
-                model = pb.train(prog, train_data, epochs=args.epochs, seed=seed, lr=0.03, batch_size=64)
-                gen = model.generate(num=args.num, seed=3 + seed).samples[:, :target.ir.num_spins]
-                rows[noise] = compare(target.ir, ref, gen, shape, glass, Q_BINS)
-                rows[noise]["seconds"] = time.perf_counter() - t
-            for row in rows.values():
-                if glass:
-                    row["q_ea"] = abs(row["q_ea_gen"] - row["q_ea_ref"])
-            case["seeds"].append({k: {m: r[m] for m in keys} for k, r in rows.items()})
-            for k, r in rows.items():
-                print(f"{name:8} seed {seed} {k:18} " + "  ".join(f"{m} {r[m]:.4f}" for m in keys), flush=True)
+        runs = [(name, seed, args) for seed in range(args.seeds)]
+        if args.jobs > 1:                               # spawned: numba's threads do not survive a fork
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+            with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+                seeds = list(pool.map(paper_seed, *zip(*runs)))
+        else:
+            seeds = [paper_seed(*run) for run in runs]
+        case = results["cases"][name] = {"seeds": [{k: {m: r[m] for m in keys} for k, r in rows.items()}
+                                                   for rows in seeds]}
         case["summary"] = {k: {m: [float(np.mean([s_[k][m] for s_ in case["seeds"]])),
                                    float(np.std([s_[k][m] for s_ in case["seeds"]], ddof=1)) if args.seeds > 1 else None]
                                for m in keys} for k in case["seeds"][0]}
-    print(f"wrote {write_json('physics_study_paper', results)}")
+    print(f"wrote {write_json('physics_study_paper' + args.tag, results)}")
     return results
+
+
+def paper_seed(name: str, seed: int, args) -> dict:
+    """One seed of one published case: its reference sets, the floor, and each noise's metrics."""
+    _, target_path, target_params, dtm_path, dtm_params, L, shape, tempering, glass, beta = \
+        next(c for c in PAPER_CASES if c[0] == name)
+    target = pb.compile(f"examples/{target_path}", params=target_params)
+    keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd", "q_ea"] if glass else [])
+    noises = {k: v.replace("BETA", repr(beta)) for k, v in PAPER_NOISES.items() if k in args.noises}
+    train_data = reference(target, args.num, seed=1 + 10 * seed, tempering=tempering)
+    ref = reference(target, args.num, seed=2 + 10 * seed, tempering=tempering)
+    ref2 = reference(target, args.num, seed=4 + 10 * seed, tempering=tempering)
+    rows = {"floor": compare(target.ir, ref, ref2, shape, glass, Q_BINS)}
+    for noise in noises:
+        prog = dtm_program(dtm_path, noise, "cosine", args.steps, args.sweeps, L, noises, **dtm_params)
+        t = time.perf_counter()
+        model = pb.train(prog, train_data, epochs=args.epochs, seed=seed, lr=0.03, batch_size=64)
+        gen = model.generate(num=args.num, seed=3 + seed).samples[:, :target.ir.num_spins]
+        rows[noise] = compare(target.ir, ref, gen, shape, glass, Q_BINS)
+        rows[noise]["seconds"] = time.perf_counter() - t
+    for k, r in rows.items():
+        if glass:
+            r["q_ea"] = abs(r["q_ea_gen"] - r["q_ea_ref"])
+        print(f"{name:8} seed {seed} {k:18} " + "  ".join(f"{m} {r[m]:.4f}" for m in keys)
+              + (f"  ({r['seconds']:.0f} s)" if "seconds" in r else ""), flush=True)
+    return rows
 
 
 def compare(target_ir, ref, gen, variable_shape, glass=False, q_bins=None):
@@ -143,6 +158,12 @@ def main(argv=None):
     ap.add_argument("--paper", action="store_true",
                     help="the published sizes and temperatures, noise with the target's couplings (with and without "
                          "the field), and a reference-vs-reference floor for every metric")
+    ap.add_argument("--steps", type=int, default=4, help="--paper: denoising steps T (default 4)")
+    ap.add_argument("--sweeps", type=int, default=50, help="--paper: Gibbs sweeps a step when generating (default 50)")
+    ap.add_argument("--noises", nargs="+", choices=list(PAPER_NOISES), default=list(PAPER_NOISES),
+                    help="--paper: the forward noises compared (default all three)")
+    ap.add_argument("--jobs", type=int, default=1, help="--paper: seeds run side by side, one process each")
+    ap.add_argument("--tag", default="", help="--paper: suffix of the JSON name")
     args = ap.parse_args(argv)
     if args.quick:
         args.epochs, args.num = 2, 256
