@@ -229,6 +229,15 @@ def run_main(body, argv, prog: str) -> int:
         return EXIT_INTERNAL
 
 
+def run_entry(main) -> None:
+    """A console script's body: main() and the process's end (see exit_now)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:            # a Ctrl-C between run_main's handlers: still an interruption
+        code = EXIT_INTERRUPTED
+    exit_now(code)
+
+
 def exit_now(code: int) -> None:
     """End a command-line process: flush the output and exit without the interpreter's teardown,
     which with numba's compiled code loaded costs ~0.2 s and does nothing a finished command needs

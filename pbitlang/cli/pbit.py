@@ -19,7 +19,7 @@ from ..files import is_dir, is_file
 from ..results import jsonable
 from ..plot import KINDS as PLOT_KINDS
 from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, check_output_dir, compile_progress,
-                     defines, exit_now, limits, non_negative, positive, program_path, run_main)
+                     defines, limits, non_negative, positive, program_path, run_entry, run_main)
 
 
 def build_parser() -> Parser:
@@ -617,11 +617,7 @@ def main(argv=None) -> int:
 
 
 def entry():
-    try:
-        code = main()
-    except KeyboardInterrupt:            # a Ctrl-C between run_main's handlers: still an interruption
-        code = EXIT_INTERRUPTED
-    exit_now(code)
+    run_entry(main)
 
 
 if __name__ == "__main__":

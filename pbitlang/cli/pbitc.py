@@ -7,8 +7,8 @@ import time
 
 from .. import __version__
 from ..errors import OptionError, require
-from .common import (EXIT_INTERRUPTED, Parser, add_limit_flags, check_output, compile_progress, defines, exit_now,
-                     limits, program_path, run_main)
+from .common import (Parser, add_limit_flags, check_output, compile_progress, defines,
+                     limits, program_path, run_entry, run_main)
 
 
 def build_parser() -> Parser:
@@ -80,11 +80,7 @@ def main(argv=None) -> int:
 
 
 def entry():
-    try:
-        code = main()
-    except KeyboardInterrupt:            # a Ctrl-C between run_main's handlers: still an interruption
-        code = EXIT_INTERRUPTED
-    exit_now(code)
+    run_entry(main)
 
 
 if __name__ == "__main__":
