@@ -110,7 +110,7 @@ def curve(name: str, seed: int, args, clf, held: np.ndarray) -> tuple:
                              spacing=args.spacing, acp_target=args.acp_target)
             done = epoch
             x = model.generate(num=args.num, seed=1000 + seed).variables("g")
-            x = x.reshape(len(x), -1)[:, chain_spec(prog.ir).mask]
+            x = (x.reshape(len(x), -1)[:, chain_spec(prog.ir).mask] > 0).astype(np.uint8)   # spins as the data's bits
             fd = frechet(features(clf, x.astype(float)), held)
             points.append({"epoch": epoch, "frechet": fd, "seconds": time.perf_counter() - t,
                            "autocorr": float(np.mean([r["autocorr"] for r in model.info["final"]])),
