@@ -1,7 +1,11 @@
 """What the benchmarks share: the C roofline probe (benchmarks/probe.c), built with the system C
-compiler and run in the same run as the backends, and the CPU's model and SIMD level."""
+compiler and run in the same run as the backends, and the CPU's model and SIMD level.
+
+NUMBA_CPU_NAME (numba's own setting) makes both the kernels and the probe target that CPU: with
+NUMBA_CPU_NAME=haswell an AVX-512 machine measures the AVX2 code and ratios."""
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -24,6 +28,9 @@ def cpu_info() -> dict:
         pass
     simd = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2"))
                  if flag in flags), "unknown")
+    target = os.environ.get("NUMBA_CPU_NAME")
+    if target:
+        simd = f"code for {target} (NUMBA_CPU_NAME) on a {simd} CPU"
     return {"cpu": model, "simd": simd}
 
 
@@ -39,7 +46,8 @@ class Probe:
         if cc is None:
             print("no C compiler found: the roofline probe is skipped, no ratio column")
             return
-        build = subprocess.run([cc, "-O3", "-march=native", "-ffast-math", "-o", str(self.exe),
+        march = os.environ.get("NUMBA_CPU_NAME") or "native"      # the probe targets what the kernels do
+        build = subprocess.run([cc, "-O3", f"-march={march}", "-ffast-math", "-o", str(self.exe),
                                 str(ROOT / "benchmarks" / "probe.c"), "-lm"], capture_output=True, text=True)
         if build.returncode:
             print(f"the roofline probe did not build ({build.stderr.strip()[:200]}): no ratio column")
