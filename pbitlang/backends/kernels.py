@@ -97,22 +97,30 @@ def _group(nb, w, a):
 
 
 @njit(inline="always")
-def _accumulate(S_read, ptr4, nb4, w4, i, start, base, r, acc, u0, u1):
-    """acc[c] = start (+ base[r], the spin's tile inputs, when r ≥ 0) + Σ_j w_ij S[j, c] over all of
-    row i but its last group of four, which it returns (the caller folds it into its next pass)."""
-    a, b = ptr4[i], ptr4[i + 1]
-    if r >= 0:
-        row = base[r]
+def _accumulate(S_read, ptr4, nb4, w4, i, end, start, base, r, acc, u0, u1):
+    """acc[c] = start (+ base[r], the spin's tile inputs, when r ≥ 0) + Σ_j w_ij S[j, c] over row i's
+    groups of four up to `end` (the row's end, or its last group's start when the caller folds that
+    group into a pass of its own).  The start goes in with the first group: a pass fewer."""
+    a = ptr4[i]
+    if a < end:
+        j0, j1, j2, j3, w0, w1, w2, w3 = _group(nb4, w4, a)
+        if r >= 0:
+            for c in range(u0, u1):
+                acc[c] = start + base[r, c - u0] + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
+        else:
+            for c in range(u0, u1):
+                acc[c] = start + _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
+        a += 4
+    elif r >= 0:
         for c in range(u0, u1):
-            acc[c] = start + row[c - u0]
+            acc[c] = start + base[r, c - u0]
     else:
         for c in range(u0, u1):
             acc[c] = start
-    for k in range(a, b - 4, 4):
+    for k in range(a, end, 4):
         j0, j1, j2, j3, w0, w1, w2, w3 = _group(nb4, w4, k)
         for c in range(u0, u1):
             acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
-    return _group(nb4, w4, b - 4)
 
 
 @njit(inline="always")
@@ -172,11 +180,7 @@ def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     for r in range(len(spins)):
         i = spins[r]
-        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, w4, i, h[i], base, r if tiled else -1,
-                                                     acc, u0, u1)
-        if w0 != 0 or w1 != 0 or w2 != 0 or w3 != 0:    # a group of pads only (a tiled row) adds nothing
-            for c in range(u0, u1):
-                acc[c] += _sum4(S_read, c, j0, j1, j2, j3, w0, w1, w2, w3)
+        _accumulate(S_read, ptr4, nb4, w4, i, ptr4[i + 1], h[i], base, r if tiled else -1, acc, u0, u1)
         for e in range(kb_ptr[i], kb_ptr[i + 1]):         # k-body factors: c·Π of the other members
             for c in range(u0, u1):
                 t[c] = kb_coeff[e]
@@ -216,8 +220,9 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables
     acc_lim, win, inv_step = ftype(acc_max), ftype(window), ftype(1.0 / (1 << shift))
     for r in range(len(spins)):
         i = spins[r]
-        j0, j1, j2, j3, w0, w1, w2, w3 = _accumulate(S_read, ptr4, nb4, Jq4, i, hq[i], base, r if tiled else -1,
-                                                     acc, u0, u1)
+        last = ptr4[i + 1] - 4                     # folded into the table-index pass
+        _accumulate(S_read, ptr4, nb4, Jq4, i, last, hq[i], base, r if tiled else -1, acc, u0, u1)
+        j0, j1, j2, j3, w0, w1, w2, w3 = _group(nb4, Jq4, last)
         if use_var:                      # device mismatch: the saturated input through the p-bit's gain and offset
             g, o = ftype(gain[i]), ftype(offset[i])
             for c in range(u0, u1):
