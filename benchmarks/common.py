@@ -91,3 +91,14 @@ def print_table(rows, columns) -> None:
     for r in rows:
         print(" ".join(f"{r[key]:{spec}}" if r.get(key) is not None else f"{'–':>{width(spec)}}"
                        for _, key, spec in columns))
+
+
+def map_jobs(fn, runs: list, jobs: int = 1) -> list:
+    """[fn(*run) for run in runs], `jobs` processes side by side when jobs > 1 (spawned, not forked:
+    numba's thread pool does not survive a fork).  fn must be importable from its module."""
+    if jobs <= 1:
+        return [fn(*run) for run in runs]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(fn, *zip(*runs)))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Probe, cpu_info, print_table, write_json  # noqa: E402
+from common import ROOT, Probe, cpu_info, map_jobs, print_table, write_json  # noqa: E402
 from dtm_digits import features, frechet  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
@@ -132,13 +132,7 @@ def study(args) -> dict:
     print(f"feature network: held-out accuracy {accuracy:.3f}; floor (training vs held-out, {args.num} each) "
           f"{floor:.2f}", flush=True)
     runs = [(name, seed) for name in VARIANTS for seed in args.seeds]
-    if args.jobs > 1:                                   # spawned: numba's threads do not survive a fork
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            done = list(pool.map(curve, *zip(*[(name, seed, args, clf, held) for name, seed in runs])))
-    else:
-        done = [curve(name, seed, args, clf, held) for name, seed in runs]
+    done = map_jobs(curve, [(name, seed, args, clf, held) for name, seed in runs], args.jobs)
     curves, grids = {name: [] for name in VARIANTS}, {}
     for (name, seed), (points, grid) in zip(runs, done):
         curves[name].append({"seed": seed, "points": points})

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, write_json  # noqa: E402
+from common import ROOT, map_jobs, write_json  # noqa: E402
 
 import pbitlang as pb  # noqa: E402
 from pbitlang import physics  # noqa: E402
@@ -67,14 +67,7 @@ def paper(args) -> dict:
     results = {"settings": vars(args), "cases": {}}
     for name, *_rest, glass, _beta in PAPER_CASES:
         keys = ["energy_W1", "absm_W1", "corr_max_gap"] + (["pq_tvd", "q_ea"] if glass else [])
-        runs = [(name, seed, args) for seed in range(args.seeds)]
-        if args.jobs > 1:                               # spawned: numba's threads do not survive a fork
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
-            with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-                seeds = list(pool.map(paper_seed, *zip(*runs)))
-        else:
-            seeds = [paper_seed(*run) for run in runs]
+        seeds = map_jobs(paper_seed, [(name, seed, args) for seed in range(args.seeds)], args.jobs)
         case = results["cases"][name] = {"seeds": [{k: {m: r[m] for m in keys} for k, r in rows.items()}
                                                    for rows in seeds]}
         case["summary"] = {k: {m: [float(np.mean([s_[k][m] for s_ in case["seeds"]])),
