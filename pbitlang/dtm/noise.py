@@ -58,7 +58,7 @@ class FlipNoise:
 
     def link_values(self, t: int, d: int) -> np.ndarray:
         """The energy coefficients of the link_pairs couplings at step t (−Γ_t: E ∋ −Γ_t x_{t−1,i} x_{t,i})."""
-        return np.full(len(self.link_pairs(d)[0]), -self.gamma[t - 1])
+        return np.full(d, -self.gamma[t - 1])
 
 
 class CorrelatedNoise(FlipNoise):
