@@ -3,7 +3,7 @@
 The same heat bath as `reference`, p(s_i = +1) = σ(−2β f_i), in float32 arithmetic on int8
 states (n, chains), chains on the fast axis so that every update is one vectorised loop over
 chains.  Colour blocks run one after another; dense parts of a block (an RBM's layers) go
-through BLAS as tiles (see tiles.py).  Each chain has its own random stream (xoroshiro128+,
+through BLAS as tiles (see tiles.py).  Each chain has its own random stream (xoshiro128+,
 seeded from the seed and the chain's index alone), so the samples are the same for any number of
 threads and any split of the chains.  The p-bit emulator's ideal fabric runs this kernel."""
 from __future__ import annotations
@@ -55,12 +55,16 @@ def kbody_table(ir):
 
 
 def chain_streams(seed: int, first_chain: int, chains: int) -> tuple:
-    """The per-chain xoroshiro128+ states (s0, s1) of chains first_chain … first_chain + chains − 1,
-    from (seed, chain) alone (s1 odd: never all zero): runspec.chain_words' words of stream 2,
-    made by the compiled copy (a run's set-up, on every call of training and generation)."""
-    words = np.empty((2, chains), np.uint64)
+    """The per-chain xoshiro128+ states (four uint32 arrays) of chains first_chain … first_chain +
+    chains − 1, from (seed, chain) alone (the first word odd: never all zero): the high halves of
+    runspec.chain_words' words of stream 2, made by the compiled copy (a run's set-up, on every
+    call of training and generation).  A period of 2^128 per chain: chains started at random points
+    do not overlap at any scale."""
+    words = np.empty((4, chains), np.uint64)
     kernels.chain_words(stream_key(seed, 2), first_chain, words)
-    return words[0].copy(), words[1] | np.uint64(1)
+    state = (words >> np.uint64(32)).astype(np.uint32)
+    state[0] |= np.uint32(1)
+    return tuple(state)
 
 
 def beta_rows(betas, chains: int, dtype=np.float32) -> np.ndarray:
@@ -95,14 +99,14 @@ class CpuKernel(Kernel):
         self.buffers = tuple(np.zeros(k, np.float32) for k in self.tiles.sizes)
         self.kb = kbody_table(ir)
         self.snapshot = np.empty((ir.num_spins, self.chains) if ticks else (0, 0), np.int8)
-        self.s0 = self.s1 = None
+        self.streams = None
         self._written = -1                               # the weights version the rows and tiles hold
 
     def run(self, h, J_data, clamp_values, state, betas, seed, record: Record | None = None) -> Draws:
         self.load(h, J_data, clamp_values, state)                  # checks the state, weights and clamps
-        fresh = seed is not None or self.s0 is None
+        fresh = seed is not None or self.streams is None
         if fresh:
-            self.s0, self.s1 = chain_streams(0 if seed is None else seed, self.first_chain, self.chains)
+            self.streams = chain_streams(0 if seed is None else seed, self.first_chain, self.chains)
         out, burn_in, thin, kept = record_parts(record, self.ir.num_spins, self.chains)
         blas = one_blas_thread() if self.tiles.num_tiles else None
         threads = numba.get_num_threads()
@@ -126,7 +130,7 @@ class CpuKernel(Kernel):
             self.rows, self.tiling = self.tiles.weights(np.asarray(self.J_data), np.float32, self.buffers)
             self.h32, self._written = np.asarray(self.h, np.float32), self.version
         return kernels.drive_exact(self.order, self.tiling, self.ticks, self.q, *self.rows, self.h32,
-                                   beta_rows(betas, self.chains), self.s0, self.s1, state, self.snapshot, burn_in,
+                                   beta_rows(betas, self.chains), self.streams, state, self.snapshot, burn_in,
                                    thin, out, kept, *self.kb, self.groups)
 
     def run_details(self) -> dict:

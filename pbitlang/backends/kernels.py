@@ -15,7 +15,7 @@ float32 update's `tiled` flag a constant (its body is inlined once per value), a
 rows padded to four neighbours per pass so each pass reads the accumulator
 once.
 
-State: S (n, chains) int8.  Random streams: per chain xoroshiro128+ ("perfect"),
+State: S (n, chains) int8.  Random streams: per chain xoshiro128+ ("perfect"),
 or per p-bit and chain xorshift32 / Galois LFSR words, or the analog model
 (a per-chain stream, held per p-bit between refreshes, with a comparator bias)."""
 from __future__ import annotations
@@ -30,20 +30,33 @@ RNG_PERFECT, RNG_XORSHIFT, RNG_GALOIS, RNG_ANALOG = 0, 1, 2, 3
 
 
 @njit(inline="always")
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+def _rotl32(x, k):
+    return np.uint32(np.uint32(x << np.uint32(k)) | np.uint32(x >> np.uint32(32 - k)))
 
 
 @njit(inline="always")
-def _next(s0, s1, c):
-    """xoroshiro128+ step of chain c; returns 64 random bits."""
-    a = s0[c]
-    b = s1[c]
-    r = a + b
-    b ^= a
-    s0[c] = _rotl(a, 24) ^ b ^ (b << np.uint64(16))
-    s1[c] = _rotl(b, 37)
+def _next(streams, c):
+    """xoshiro128+ step of chain c; returns 32 random bits, of which the kernels use the top 24 (or
+    lut_bits ≤ 30): the lowest few have low linear complexity.  32-bit words fill a vector register
+    with as many chains as the float32 arithmetic, and convert to float directly (64-bit words took
+    half-width vectors and a 64-bit conversion)."""
+    a0, a1, a2, a3 = streams
+    s0, s1, s2, s3 = a0[c], a1[c], a2[c], a3[c]
+    r = np.uint32(s0 + s3)
+    t = np.uint32(s1 << np.uint32(9))
+    s2 = np.uint32(s2 ^ s0)
+    s3 = np.uint32(s3 ^ s1)
+    a1[c] = np.uint32(s1 ^ s2)
+    a0[c] = np.uint32(s0 ^ s3)
+    a2[c] = np.uint32(s2 ^ t)
+    a3[c] = _rotl32(s3, 11)
     return r
+
+
+@njit(inline="always")
+def _uniform(r):
+    """u in [0, 1) from the top 24 bits of a 32-bit word (through int32: AVX2 has no unsigned conversion)."""
+    return np.float32(np.int32(r >> np.uint32(8))) * np.float32(5.9604645e-08)
 
 
 @njit(inline="always")
@@ -78,11 +91,12 @@ def _galois_word(pstate, i, c, taps, width, low):
 
 
 @njit(inline="always")
-def _analog_word(s0, s1, hold, i, c, hold_threshold, top):
-    """The analog source of p-bit i in chain c: a fresh value when it has decorrelated, else the held one."""
-    r = _next(s0, s1, c)
-    if (r & M32) >= hold_threshold:
-        hold[i, c] = r >> top
+def _analog_word(streams, hold, i, c, hold_threshold, low):
+    """The analog source of p-bit i in chain c: a fresh value (top lut_bits bits) when it has
+    decorrelated (a second word decides), else the held one."""
+    value = _next(streams, c) >> low
+    if _next(streams, c) >= hold_threshold:
+        hold[i, c] = value
     return hold[i, c]
 
 
@@ -125,17 +139,16 @@ def _accumulate(S_read, ptr4, nb4, w4, i, end, start, base, r, acc, u0, u1):
 
 
 @njit(inline="always")
-def _async_write(S_write, i, new, q_update, s0, s1, u0, u1):
+def _async_write(S_write, i, new, q_update, streams, u0, u1):
     """Asynchronous clocking: each p-bit takes its new value only with probability q_update."""
     for c in range(u0, u1):
-        r = _next(s0, s1, c)
-        if np.float64(r >> np.uint64(11)) * 1.1102230246251565e-16 < q_update:
+        if _uniform(_next(streams, c)) < q_update:
             S_write[i, c] = new[c]
 
 
 @njit(inline="always")
 def _heat_bath(x, r):
-    """±1 with p(+1) = 1 / (1 + 2^x), from 64 random bits r.
+    """±1 with p(+1) = 1 / (1 + 2^x), from 32 random bits r.
 
     2^x = 2^m · 2^g with m = round(x) (built in the exponent bits) and |g| ≤ ½ (a degree-6
     polynomial, relative error ≈ 1e-7: float32 rounding); u < 1/(1 + 2^x) is tested as
@@ -143,13 +156,12 @@ def _heat_bath(x, r):
     one = np.float32(1.0)
     x = min(max(x, np.float32(-126.0)), np.float32(126.0))
     m = np.int32(x + np.float32(127.5))                # round(x) + 127, by truncation of a positive
-    g = x - np.float32(m - 127)
+    g = x - (np.float32(m) - np.float32(127.0))        # in float32: m − 127 would widen to int64
     pg = one + g * (np.float32(0.69314718) + g * (np.float32(0.24022651) + g * (
         np.float32(0.05550411) + g * (np.float32(0.00961813) + g * (np.float32(0.00133336)
                                                                   + g * np.float32(0.00015404))))))
     e2m = np.int32(m << np.int32(23)).view(np.float32)
-    u = np.float32(r >> np.uint64(40)) * np.float32(5.9604645e-08)
-    return np.int8(1) if u * (one + pg * e2m) < one else np.int8(-1)
+    return np.int8(1) if _uniform(r) * (one + pg * e2m) < one else np.int8(-1)
 
 
 @njit(inline="always")
@@ -174,22 +186,22 @@ def _decide_biased(thresh, bias, r, tmax):
 
 
 @njit(fastmath=True, cache=True)
-def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s0, s1, q_update, acc, t, new,
+def update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, streams, q_update, acc, t, new,
                  kb_ptr, kb_coeff, kb_others, c0, c1):
     """Heat-bath update of `spins` in float32 with a perfect RNG: p(+1) = σ(−2β·I), I = h + Σ J s
     (with, when tiled, base[r] the tile part of spins[r]'s input); scale[c] = 2β·log2(e) of chain c.
     The body is inlined once per value of `tiled`, a constant in each copy: as a value known only
     at run time it cost the loops a third of their rate."""
     if tiled:
-        _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, True, scale, s0, s1, q_update, acc, t, new,
+        _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, True, scale, streams, q_update, acc, t, new,
                       kb_ptr, kb_coeff, kb_others, c0, c1)
     else:
-        _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, False, scale, s0, s1, q_update, acc, t, new,
+        _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, False, scale, streams, q_update, acc, t, new,
                       kb_ptr, kb_coeff, kb_others, c0, c1)
 
 
 @njit(inline="always")
-def _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, s0, s1, q_update, acc, t, new,
+def _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, streams, q_update, acc, t, new,
                   kb_ptr, kb_coeff, kb_others, c0, c1):
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
     for r in range(len(spins)):
@@ -208,14 +220,14 @@ def _update_exact(spins, S_read, S_write, ptr4, nb4, w4, h, base, tiled, scale, 
                 acc[c] += t[c]
         dest = S_write[i] if q_update >= 1.0 else new
         for c in range(u0, u1):
-            dest[c] = _heat_bath(acc[c] * scale[c], _next(s0, s1, c))
+            dest[c] = _heat_bath(acc[c] * scale[c], _next(streams, c))
         if q_update < 1.0:
-            _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
+            _async_write(S_write, i, new, q_update, streams, u0, u1)
 
 
 @njit(fastmath=True, cache=True)
 def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables, toff, per_chain, window, shift, acc_max, lut_bits,
-                 use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold, hold_threshold,
+                 use_var, gain, offset, bias_q, rng_kind, streams, pstate, taps, width, hold, hold_threshold,
                  q_update, acc, index, thresh, new, c0, c1):
     """Fixed-point p-bit update: I = −(h_q + Σ J_q s) saturated, table lookup, compare with random bits.
     tables: the activation tables of the run's βs one after another; toff[c]: where chain c's starts
@@ -227,7 +239,6 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables
     gathers for this CPU family: the lookup is a tight scalar loop), and each random source has
     its own comparator loop."""
     u0, u1 = np.uint64(c0), np.uint64(c1)        # unsigned: no negative-index checks, so the loops vectorise
-    top = np.uint64(64 - lut_bits)
     low = np.uint32(32 - lut_bits)
     tmax = np.int64(1) << np.int64(lut_bits)
     ftype = acc.dtype.type
@@ -257,7 +268,7 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables
         dest = S_write[i] if q_update >= 1.0 else new
         if rng_kind == RNG_PERFECT:
             for c in range(u0, u1):
-                dest[c] = _decide(thresh[c], _next(s0, s1, c) >> top)
+                dest[c] = _decide(thresh[c], _next(streams, c) >> low)
         elif rng_kind == RNG_XORSHIFT:
             for c in range(u0, u1):
                 dest[c] = _decide(thresh[c], _xorshift_word(pstate, i, c, low))
@@ -266,9 +277,9 @@ def update_fixed(spins, S_read, S_write, ptr4, nb4, Jq4, hq, base, tiled, tables
                 dest[c] = _decide(thresh[c], _galois_word(pstate, i, c, taps, width, low))
         else:
             for c in range(u0, u1):
-                dest[c] = _decide_biased(thresh[c], bi, _analog_word(s0, s1, hold, i, c, hold_threshold, top), tmax)
+                dest[c] = _decide_biased(thresh[c], bi, _analog_word(streams, hold, i, c, hold_threshold, low), tmax)
         if q_update < 1.0:
-            _async_write(S_write, i, new, q_update, s0, s1, u0, u1)
+            _async_write(S_write, i, new, q_update, streams, u0, u1)
 
 
 @njit(inline="always")
@@ -371,7 +382,7 @@ def _chain_values(row, out, scale, c0, c1):
 
 
 @njit(cache=True, parallel=True)
-def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, s0, s1, S, snapshot,
+def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, streams, S, snapshot,
                 burn_in, thin, record, kept, kb_ptr, kb_coeff, kb_others, groups):
     """len(betas) sweeps of the float32 heat bath, chain groups in parallel (each chain's random
     stream is its own, so the samples do not depend on the grouping); returns the kept count.
@@ -393,12 +404,12 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
             if async_ticks == 0:
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
-                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, s0, s1,
+                    update_exact(blocks[p0:p1], S, S, ptr4, nb4, w4, h, base, tiled, scale, streams,
                                  1.0, acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
-                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, s0, s1, q_update,
+                    update_exact(blocks, snapshot, S, ptr4, nb4, w4, h, none, False, scale, streams, q_update,
                                  acc, t, new, kb_ptr, kb_coeff, kb_others, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k
@@ -407,7 +418,7 @@ def drive_exact(blocks, tiling, async_ticks, q_update, ptr4, nb4, w4, h, betas, 
 
 @njit(cache=True, parallel=True)
 def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, tables, table_of, window,
-                shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps, width, hold,
+                shift, acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, streams, pstate, taps, width, hold,
                 hold_threshold, S, snapshot, burn_in, thin, record, kept, groups):
     """len(table_of) sweeps of a fixed-point fabric, chain groups in parallel; returns the kept count.
     tables (β's, entries): the activation tables; table_of (sweeps, 1 or chains): each sweep's
@@ -433,13 +444,13 @@ def drive_fixed(blocks, tiling, async_ticks, q_update, ptr4, nb4, Jq4, hq, table
                 for sg in range(len(tiling[0])):
                     p0, p1, base, tiled = _segment(S, tiling, sg, Fb, Ab, none, c0, c1)
                     update_fixed(blocks[p0:p1], S, S, ptr4, nb4, Jq4, hq, base, tiled, flat, toff, per_chain, window, shift,
-                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate,
+                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, streams, pstate,
                                  taps, width, hold, hold_threshold, 1.0, acc, index, thresh, new, c0, c1)
             else:
                 for _ in range(async_ticks):
                     snapshot[:, c0:c1] = S[:, c0:c1]
                     update_fixed(blocks, snapshot, S, ptr4, nb4, Jq4, hq, none, False, flat, toff, per_chain, window, shift,
-                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, s0, s1, pstate, taps,
+                                 acc_max, lut_bits, use_var, gain, offset, bias_q, rng_kind, streams, pstate, taps,
                                  width, hold, hold_threshold, q_update, acc, index, thresh, new, c0, c1)
             k = _record_if_due(S, record, k, sweep, burn_in, thin, c0, c1)
         kept_out[g] = k

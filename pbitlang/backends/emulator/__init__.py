@@ -68,7 +68,7 @@ class EmulatorKernel(CpuKernel):
         if fresh:
             fx.seed(0 if seed is None else seed, self.chains, self.first_chain)
         tables, table_of = fx.tables_for(beta_rows(betas, self.chains, np.float64))
-        return fx.drive(self.order, self.ticks, self.q, tables, table_of, self.s0, self.s1, state, self.snapshot,
+        return fx.drive(self.order, self.ticks, self.q, tables, table_of, self.streams, state, self.snapshot,
                         burn_in, thin, out, kept, self.groups)
 
     def run_details(self) -> dict:
@@ -112,12 +112,12 @@ class FixedPoint:
         self.analog = self.kind == kernels.RNG_ANALOG
         self.bias_q = (np.rint(bias * (1 << ar["lut_bits"])).astype(np.int64) if self.analog
                        else np.zeros(n, np.int64))
-        self.rho, self.hold_threshold = 0.0, np.uint64(0)
+        self.rho, self.hold_threshold = 0.0, np.uint32(0)
         if self.analog:
             dt = cycles / fabric.clock["frequency_hz"]       # time between two updates of one p-bit
             tau = float(rng.get("decorrelation_time_s", 0.0))
             self.rho = math.exp(-dt / tau) if tau > 0 else 0.0
-            self.hold_threshold = np.uint64(min(int(self.rho * 2**32), 2**32 - 1))
+            self.hold_threshold = np.uint32(min(int(self.rho * 2**32), 2**32 - 1))
 
     def weights(self, ir, h, J_data, tiles) -> None:
         """A run's new weights h, J_data (on ir's structure) in fixed point: quantised, the input window
@@ -160,7 +160,7 @@ class FixedPoint:
         from (seed, its chain) alone, as the chains' own streams are."""
         n = self.n
         self.pstate = np.zeros((1, 1), np.uint32)
-        self.hold = np.zeros((1, 1), np.uint64)
+        self.hold = np.zeros((1, 1), np.uint32)
         if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):      # 32-bit states: half the memory traffic
             keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
             words = np.empty((n, chains), np.uint64)
@@ -168,17 +168,17 @@ class FixedPoint:
             self.pstate = (words & np.uint64(keep)).astype(np.uint32)
             self.pstate[self.pstate == 0] = 1                              # an LFSR must not start at zero
         if self.analog:
-            self.hold = np.empty((n, chains), np.uint64)
-            kernels.chain_words(stream_key(seed, 4), first_chain, self.hold)
-            self.hold >>= np.uint64(64 - self.ar["lut_bits"])
+            words = np.empty((n, chains), np.uint64)
+            kernels.chain_words(stream_key(seed, 4), first_chain, words)
+            self.hold = (words >> np.uint64(64 - self.ar["lut_bits"])).astype(np.uint32)
 
-    def drive(self, order, ticks, q, tables, table_of, s0, s1, S, snapshot, burn_in: int, thin: int, record,
+    def drive(self, order, ticks, q, tables, table_of, streams, S, snapshot, burn_in: int, thin: int, record,
               kept: int, groups) -> int:
         """A run through the fixed-point kernel at the weights of weights(); the kept count."""
         return kernels.drive_fixed(order, self.tiling, ticks, q, *self.rows, self.hq, tables, table_of,
                                    np.int32(self.window), np.int32(self.shift), np.int32(self.qz.acc_max),
                                    self.ar["lut_bits"], self.use_var, self.gain, self.offset, self.bias_q, self.kind,
-                                   s0, s1, self.pstate, self.taps, self.width, self.hold, self.hold_threshold, S,
+                                   streams, self.pstate, self.taps, self.width, self.hold, self.hold_threshold, S,
                                    snapshot, burn_in, thin, record, kept, groups)
 
 
