@@ -10,6 +10,7 @@ they share the machine's state).  The workers are told when to measure through a
 
     python benchmarks/ab.py --against HEAD~1 --rounds 15
     python benchmarks/ab.py --against main --backend emulator --fabric fpga --case ea3d
+    python benchmarks/ab.py --against HEAD --case train:ising_dtm
 
 Prints a table and writes benchmarks/results/ab.json."""
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,16 +32,33 @@ CASES = {"ising2d": ("ising2d", 64, 64, 2), "ising2d-256": ("ising2d", 256, 16, 
 
 
 def worker(case: str, backend: str, options: dict, updates: float) -> None:
-    """Measure one sample() call's rate (spin updates per ns) each time a line arrives on stdin."""
+    """Measure one rate (spin updates per ns) each time a line arrives on stdin: of one sample()
+    call's sampling, or of three training epochs, set-up included (a case train:MODEL)."""
+    import numpy as np
+
     import pbitlang as pb
-    name, L, chains, _ = CASES[case]
-    prog = pb.compile(str(ROOT / "examples" / f"{name}.pb"), params={"L": L})
-    sweeps = max(20, int(updates / (prog.ir.num_spins * chains)) // 10 * 10)
-    prog.sample(backend, chains=chains, sweeps=10, seed=0, **options)          # compile, warm caches
+    if case.startswith("train:"):
+        from pbitlang.dtm.chain import chain_spec
+        prog = pb.compile(str(ROOT / "examples" / f"{case[6:]}.pb"))
+        data = np.random.default_rng(0).integers(0, 2, size=(1024, len(chain_spec(prog.ir).data_index)))
+        options.pop("thin", None)
+
+        def measure():
+            t = time.perf_counter()
+            model = pb.train(prog, data, epochs=3, seed=0, backend=backend, batch_size=64, backend_options=options)
+            return model.info["spin_updates"] / (time.perf_counter() - t) / 1e9
+    else:
+        name, L, chains, _ = CASES[case]
+        prog = pb.compile(str(ROOT / "examples" / f"{name}.pb"), params={"L": L})
+        sweeps = max(20, int(updates / (prog.ir.num_spins * chains)) // 10 * 10)
+
+        def measure():
+            res = prog.sample(backend, chains=chains, sweeps=sweeps, seed=0, **options)
+            return res.info["spin_updates_per_s"] / 1e9
+    measure()                                                                   # compile, warm caches
     print("ready", Path(pb.__file__).parent.parent, flush=True)
     for _ in sys.stdin:
-        res = prog.sample(backend, chains=chains, sweeps=sweeps, seed=0, **options)
-        print(res.info["spin_updates_per_s"] / 1e9, flush=True)
+        print(measure(), flush=True)
 
 
 def start_worker(tree: Path, args) -> subprocess.Popen:
@@ -71,7 +90,8 @@ def options_of(args) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", default="HEAD", help="the git revision to compare this tree with (default HEAD)")
-    ap.add_argument("--case", choices=sorted(CASES), default="ising2d", help="the model (as in sample.py)")
+    ap.add_argument("--case", default="ising2d", help=f"the model: {', '.join(sorted(CASES))} (as in sample.py), "
+                    "or train:MODEL, three epochs of examples/MODEL.pb's training (as in train.py)")
     ap.add_argument("--backend", default="cpu", help="backend (default cpu)")
     ap.add_argument("--fabric", default=None, help="the emulator's fabric")
     ap.add_argument("--threads", default="1", help="threads (default 1; 'auto': all)")
@@ -85,7 +105,9 @@ def main(argv=None):
     info = cpu_info()
     print(f"CPU: {info['cpu']}, SIMD: {info['simd']}")
     probe = Probe()
-    _, L, chains, dim = CASES[args.case]
+    if args.case not in CASES and not args.case.startswith("train:"):
+        raise SystemExit(f"--case: {args.case!r} is not one of {', '.join(sorted(CASES))} or train:MODEL")
+    _, L, chains, dim = CASES.get(args.case, CASES["ising2d"])          # training's yardstick: the 2D probe
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp)
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against], capture_output=True)

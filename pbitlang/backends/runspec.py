@@ -261,7 +261,8 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 
 def stream_key(seed: int, stream: int) -> np.uint64:
     """The key of one random stream (a purpose: starts, chain streams, p-bit RNGs) of a seed."""
-    return splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
+    with np.errstate(over="ignore"):                 # the sum wraps around, as in the compiled copy
+        return splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
 
 
 def chain_words(seed: int, chains, words: int, stream: int = 0) -> np.ndarray:

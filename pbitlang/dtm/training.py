@@ -29,6 +29,7 @@ from numba.extending import intrinsic
 
 from ..backends import get_backend
 from ..backends.base import Record, one_blas_thread
+from ..backends.runspec import chain_words, splitmix64
 from ..errors import PbitError
 from ..ir import read_pbir
 from .chain import DenoisingChain, StepPattern, chain_spec, data_to_spins, step_ir
@@ -380,7 +381,8 @@ class TrainedChain:
         return TrainedChain(ir, spec.name, thetas, info if isinstance(info, dict) else {})
 
 
-ORDER, NOISE, STEP, START = 0, 1, 2, 3            # the purposes of training's random streams
+ORDER, NOISE, START = 0, 1, 3                     # the purposes of training's random streams
+STEP_STREAMS = np.uint64(0x5EED5EED00000002)      # the step seeds' streams (step_seeds), apart from the chains' own
 
 
 def stream(seed: int, purpose: int, *place) -> np.random.Generator:
@@ -393,11 +395,22 @@ def stream(seed: int, purpose: int, *place) -> np.random.Generator:
 
 def noised_pairs(spec, x0: np.ndarray, seed: int, epoch: int, batch: int, steps: list) -> list:
     """(x_{t−1}, x_t) for each step t of `steps`: the batch x0 noised step by step up to the last
-    of them, step t's noise drawn from its own stream."""
+    of them, from the batch's noise stream.  Every step draws the same count of numbers, so the
+    trajectory up to step t is the same whichever steps are trained."""
+    rng = stream(seed, NOISE, epoch, batch)
     traj = [x0]
     for t in range(1, max(steps) + 1):
-        traj.append(spec.noise.forward(traj[-1], t, stream(seed, NOISE, epoch, batch, t)))
+        traj.append(spec.noise.forward(traj[-1], t, rng))
     return [(traj[t - 1], traj[t]) for t in steps]
+
+
+def step_seeds(seed: int, epoch: int, batch: int, steps: list) -> np.ndarray:
+    """(len(steps), 2): the seeds of each step's two sampler runs at one batch, from (seed, epoch,
+    batch, step) alone (keyed counter words, as the chains' own streams are made: a generator per
+    step cost more than the runs' set-up)."""
+    place = splitmix64(splitmix64(np.uint64(epoch)) ^ np.uint64(batch)) ^ STEP_STREAMS
+    words = chain_words(seed, np.asarray(steps, dtype=np.uint64), 2, stream=int(place))
+    return (words.T >> np.uint64(33)).astype(np.int64)
 
 
 def _check_steps(steps, T: int) -> list:
@@ -472,8 +485,8 @@ def train_chain(program, data, chain: str | None = None, epochs: int = 10, seed:
             for b in range(batches):
                 x0 = X0[order[b * B:(b + 1) * B]]
                 pairs = noised_pairs(spec, x0, seed, epoch, b, steps)
-                streams = [stream(seed, STEP, t, epoch, b) for t in steps]
-                rows = _train_batch(ir, stack, sampler, thetas, pairs, streams, lambdas, adam, opts, beta)
+                rows = _train_batch(ir, stack, sampler, thetas, pairs, step_seeds(seed, epoch, b, steps), lambdas,
+                                    adam, opts, beta)
                 for row in rows:
                     row.update({"epoch": epoch, "batch": b, "seconds": time.perf_counter() - t_start})
                     metrics.append(row)
@@ -629,9 +642,9 @@ class BatchSampler:
                            Record(out, burn_in, thin))
         return out, draws.spin_updates
 
-    def run(self, h, data, pairs: list, beta, streams: list) -> tuple:
+    def run(self, h, data, pairs: list, beta, seeds) -> tuple:
         """(positive, negative) samples (k, T·size, B) of the stacked steps, and each step's spin
-        updates (T,).  pairs[j]: step j's (x_{t−1}, x_t) (B, d); streams[j]: its generator for this batch."""
+        updates (T,).  pairs[j]: step j's (x_{t−1}, x_t) (B, d); seeds[j]: its two runs' seeds."""
         B, size, nnz, o = self.B, self.size, self.nnz, self.opts
         k, spacing = o.samples_per_estimate, o.spacing
         # positive phase: x_{t−1} and x_t clamped, latents sampled.  Latents with no coupling among
@@ -646,27 +659,26 @@ class BatchSampler:
             pos[0, self.fixed] = self.fixed_value[:, None]
         neg = np.empty((k, self.T * size, B), dtype=np.int8)
         updates = np.zeros(self.T, dtype=np.int64)
-        for j, ((x_prev, x_next), rng) in enumerate(zip(pairs, streams)):
+        for j, ((x_prev, x_next), (seed_pos, seed_neg)) in enumerate(zip(pairs, np.asarray(seeds).tolist())):
             rows = slice(j * size, (j + 1) * size)
             h_j, data_j = h[rows], data[j * nnz:(j + 1) * nnz]
-            seeds = rng.integers(2**31, size=2)
             if self.positive is not None:
                 pos[:, rows], u = self._run(self.positive, h_j, data_j, np.concatenate([x_prev, x_next], axis=1),
-                                            self.persistent[rows].copy(), sweeps, burn, thin, beta, int(seeds[0]))
+                                            self.persistent[rows].copy(), sweeps, burn, thin, beta, seed_pos)
                 updates[j] += u
             # model phase: only x_t clamped; persistent chains, updated in place
             neg[:, rows], u = self._run(self.negative, h_j, data_j, x_next, self.persistent[rows], k * spacing,
-                                        o.warmup_sweeps, spacing, beta, int(seeds[1]))
+                                        o.warmup_sweeps, spacing, beta, seed_neg)
             updates[j] += u
         return pos, neg, updates
 
 
-def _train_batch(ir, stack, sampler, thetas, pairs, streams, lambdas, adam, opts, beta):
+def _train_batch(ir, stack, sampler, thetas, pairs, seeds, lambdas, adam, opts, beta):
     """One gradient step for every step being trained on one batch: two sampler runs a step and
     array arithmetic over the steps at once (row by row, so a step's numbers are the same alone)."""
     T, n = len(thetas), ir.num_spins
     h, data = stack.arrays(thetas)
-    pos, neg, updates = sampler.run(h, data, pairs, beta, streams)
+    pos, neg, updates = sampler.run(h, data, pairs, beta, seeds)
     rows, cols = sampler.entries
     m_pos, C_pos, _ = block_statistics(pos, stack.offsets, n, rows, cols, sampler.pairs)
     m_neg, C_neg, rho = block_statistics(neg, stack.offsets, n, rows, cols, sampler.pairs)
