@@ -35,7 +35,7 @@ DTM = __import__("importlib").import_module("pbitlang.dtm.training")
 MODELS = ["ising_dtm", "digits_dtm"]
 BACKENDS = [("cpu", "cpu", {}), ("emulator", "emulator", {}),           # (label, backend, options)
             ("emulator/fpga", "emulator", {"fabric": "fpga"})]                # fixed point, RNGs, ledger
-B, ROWS, EPOCHS, ROUNDS = 64, 1024, 3, 5
+B, ROWS, EPOCHS, ROUNDS = 64, 1024, 10, 5
 PROBE_READS = 4                     # couplings per spin update of the probe's 2D lattice
 
 

@@ -78,10 +78,27 @@ def test_correlated_noise_with_zero_couplings_is_exactly_independent_flips():
             np.testing.assert_allclose(corr.log_forward_prob(xs, states, t), flips.log_forward_prob(xs, states, t),
                                        atol=1e-12)
     # and sampled: the flip frequency is p_t
-    rng = np.random.default_rng(0)
     x = np.ones((20000, 4), np.int8)
-    y = corr.forward(x, 1, rng)
+    y = corr.forward(x, 1, 0)
     assert abs(np.mean(y == -1) - p[0]) < 4 * math.sqrt(p[0] * (1 - p[0]) / y.size)
+
+
+def test_flip_noise_flips_where_its_keyed_words_say():
+    """Step t's flips are where the top 32 bits of chain t's counter words of the noise's stream
+    (runspec.chain_words, the numpy definition) are below p_t·2^32: the compiled pass draws exactly
+    those, at the rate p_t, and another step or key draws others."""
+    from pbitlang.backends.runspec import chain_words, stream_key
+    p = flip_schedule("cosine", 3)
+    noise = FlipNoise(p)
+    x = np.ones((300, 50), np.int8)
+    y = noise.forward(x, 2, stream_key(5, 9))
+    words = chain_words(5, [2], x.size, stream=9)[:, 0]
+    expected = (words >> np.uint64(32)) < np.uint64(round(p[1] * 2.0 ** 32))
+    assert np.array_equal(y.ravel() == -1, expected) and np.all(np.abs(y) == 1)
+    assert abs(expected.mean() - p[1]) < 4 * math.sqrt(p[1] * (1 - p[1]) / x.size)
+    assert not np.array_equal(noise.forward(x, 1, stream_key(5, 9)), y)
+    assert not np.array_equal(noise.forward(x, 2, stream_key(5, 10)), y)
+    assert np.array_equal(noise.forward(-x, 2, stream_key(5, 9)), -y)
 
 
 def test_correlated_forward_probability_is_exact():
@@ -91,8 +108,7 @@ def test_correlated_forward_probability_is_exact():
     x = np.array([1, -1, 1, 1], np.int8)
     q = np.exp(noise.log_forward_prob(np.repeat(x[None], 16, 0), states, 1))
     assert q.sum() == pytest.approx(1.0)
-    rng = np.random.default_rng(1)
-    y = noise.forward(np.repeat(x[None], 40000, 0), 1, rng)
+    y = noise.forward(np.repeat(x[None], 40000, 0), 1, 1)
     codes = ((y > 0).astype(int) * (1 << np.arange(4)[::-1])).sum(1)
     emp = np.bincount(codes, minlength=16) / len(y)
     order = ((states > 0).astype(int) * (1 << np.arange(4)[::-1])).sum(1)
@@ -382,13 +398,13 @@ def test_correlated_noise_on_the_program_graph_has_the_program_sign():
         assert (abs(noise.graph - lattice_graph((4, 4))) > 0).nnz == 0 and noise.graph.sum() == 48
         y = x
         for _ in range(10):
-            y = noise.forward(y, 1, np.random.default_rng(1))
+            y = noise.forward(y, 1, 1)
         correlations[graph] = neighbour_correlation(y, 4)
     assert correlations["lattice"] == correlations["program"] > 0.5
     anti = CorrelatedNoise(noise.p, -noise.graph, J=2.0, sweeps=1)
     y = x
     for _ in range(10):
-        y = anti.forward(y, 1, np.random.default_rng(1))
+        y = anti.forward(y, 1, 1)
     assert neighbour_correlation(y, 4) < -0.5
 
 

@@ -297,7 +297,7 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(inline="always")
-def _splitmix(z):
+def splitmix(z):
     z = z + GOLDEN
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -312,7 +312,7 @@ def chain_words(key, chain0, out):
     for w in range(W):
         for c in range(C):
             counter = (np.uint64(chain0 + c) * np.uint64(W) + np.uint64(w)) * GOLDEN
-            out[w, c] = _splitmix(counter ^ key)
+            out[w, c] = splitmix(counter ^ key)
 
 
 @njit(cache=True)
@@ -320,12 +320,12 @@ def swap_log_uniforms(seed, stream, chain0, out):
     """out[s, p] ← log u, u in (0, 1) from word p of chain chain0 + s of the stream (seed, stream):
     the words runspec.chain_words(seed, chains, P, stream) gives (tested), for tempering's swaps,
     compiled because a round is a few dozen numbers and numpy's scalar calls cost more."""
-    key = _splitmix(seed ^ _splitmix(stream + np.uint64(0x5851F42D4C957F2D)))
+    key = splitmix(seed ^ splitmix(stream + np.uint64(0x5851F42D4C957F2D)))
     S, P = out.shape
     for s in range(S):
         for p in range(P):
             counter = (np.uint64(chain0 + s) * np.uint64(P) + np.uint64(p)) * GOLDEN
-            word = _splitmix(counter ^ key)
+            word = splitmix(counter ^ key)
             out[s, p] = np.log((np.float64(word >> np.uint64(11)) + 0.5) * 2.0 ** -53)
 
 

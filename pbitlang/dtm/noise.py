@@ -15,10 +15,23 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from numba import njit
+
+from ..backends.kernels import GOLDEN, splitmix
 from ..backends.reference import heat_bath
 from ..colour import ColourBlocks, colour
 from ..errors import CompileError
 from .schedules import coupling_strength, flip_schedule
+
+
+@njit(cache=True)
+def _flip(x, key, t, threshold, out):
+    """out[e] = −x[e] where the top 32 bits of word e of chain t of the stream `key` (as
+    runspec.chain_words makes them) are below threshold, else x[e]."""
+    W = np.uint64(len(x))
+    for e in range(len(x)):
+        word = splitmix(((np.uint64(t) * W + np.uint64(e)) * GOLDEN) ^ key)
+        out[e] = -x[e] if (word >> np.uint64(32)) < threshold else x[e]
 
 
 class FlipNoise:
@@ -32,14 +45,17 @@ class FlipNoise:
     def steps(self) -> int:
         return len(self.p)
 
-    def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
-        """x_{t−1} (B, d) ±1 → x_t: every spin flips with probability p_t (t = 1..T), drawn as a 32-bit
-        random word below p_t·2^32 (p_t exact to 2^−32; half the random bits of a float draw, and
-        training noises every batch)."""
-        x = np.asarray(x, dtype=np.int8)
-        words = rng.bit_generator.random_raw((x.size + 1) // 2).view(np.uint32)[:x.size].reshape(x.shape)
-        flip = words < np.uint32(min(round(self.p[t - 1] * 2.0 ** 32), 2 ** 32 - 1))
-        return x ^ (flip.view(np.int8) * np.int8(-2))          # ±1 xor −2 = ∓1
+    def forward(self, x: np.ndarray, t: int, key) -> np.ndarray:
+        """x_{t−1} (B, d) ±1 → x_t: every spin flips with probability p_t (t = 1..T), where the top 32
+        bits of its keyed counter word are below p_t·2^32 (p_t exact to 2^−32).  key: a uint64, the
+        noise's stream (each step's words are the stream's chain t: runspec.chain_words).  One
+        compiled pass: training noises every batch, and numpy's temporaries cost more than the
+        numbers."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.empty_like(x)
+        _flip(x.reshape(-1), np.uint64(key), t, np.uint64(min(round(self.p[t - 1] * 2.0 ** 32), 2 ** 32 - 1)),
+              out.reshape(-1))
+        return out
 
     def stationary(self, num: int, d: int, rng) -> np.ndarray:
         return (2 * rng.integers(0, 2, size=(num, d)) - 1).astype(np.int8)
@@ -112,7 +128,8 @@ class CorrelatedNoise(FlipNoise):
         keep = (place[coo.row] < place[coo.col]) & (coo.data != 0)
         return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep]
 
-    def forward(self, x: np.ndarray, t: int, rng) -> np.ndarray:
+    def forward(self, x: np.ndarray, t: int, key) -> np.ndarray:
+        rng = np.random.default_rng([int(key), t])
         y = x.astype(np.float64).copy()
         for _ in range(self.sweeps):
             for block in self.blocks:

@@ -29,7 +29,7 @@ from numba.extending import intrinsic
 
 from ..backends import get_backend
 from ..backends.base import Record, one_blas_thread
-from ..backends.runspec import chain_words, splitmix64
+from ..backends.runspec import chain_words, splitmix64, stream_key
 from ..errors import PbitError
 from ..ir import read_pbir
 from .chain import DenoisingChain, StepPattern, chain_spec, data_to_spins, step_ir
@@ -381,8 +381,9 @@ class TrainedChain:
         return TrainedChain(ir, spec.name, thetas, info if isinstance(info, dict) else {})
 
 
-ORDER, NOISE, START = 0, 1, 3                     # the purposes of training's random streams
-STEP_STREAMS = np.uint64(0x5EED5EED00000002)      # the step seeds' streams (step_seeds), apart from the chains' own
+ORDER, START = 0, 3                               # the purposes of training's random generators
+STEP_STREAMS = np.uint64(0x5EED5EED00000002)      # the step seeds' and the noise's streams (place_stream), apart
+NOISE_STREAMS = np.uint64(0x5EED5EED00000001)     # from the chains' own
 
 
 def stream(seed: int, purpose: int, *place) -> np.random.Generator:
@@ -395,21 +396,25 @@ def stream(seed: int, purpose: int, *place) -> np.random.Generator:
 
 def noised_pairs(spec, x0: np.ndarray, seed: int, epoch: int, batch: int, steps: list) -> list:
     """(x_{t−1}, x_t) for each step t of `steps`: the batch x0 noised step by step up to the last
-    of them, from the batch's noise stream.  Every step draws the same count of numbers, so the
-    trajectory up to step t is the same whichever steps are trained."""
-    rng = stream(seed, NOISE, epoch, batch)
+    of them, step t from its own words of the batch's noise stream, so the trajectory up to step t
+    is the same whichever steps are trained."""
+    key = stream_key(seed, place_stream(epoch, batch, NOISE_STREAMS))
     traj = [x0]
     for t in range(1, max(steps) + 1):
-        traj.append(spec.noise.forward(traj[-1], t, rng))
+        traj.append(spec.noise.forward(traj[-1], t, key))
     return [(traj[t - 1], traj[t]) for t in steps]
+
+
+def place_stream(epoch: int, batch: int, purpose: np.uint64) -> int:
+    """The stream number of one purpose's keyed counter words at one batch of one epoch."""
+    return int(splitmix64(splitmix64(np.uint64(epoch)) ^ np.uint64(batch)) ^ purpose)
 
 
 def step_seeds(seed: int, epoch: int, batch: int, steps: list) -> np.ndarray:
     """(len(steps), 2): the seeds of each step's two sampler runs at one batch, from (seed, epoch,
     batch, step) alone (keyed counter words, as the chains' own streams are made: a generator per
     step cost more than the runs' set-up)."""
-    place = splitmix64(splitmix64(np.uint64(epoch)) ^ np.uint64(batch)) ^ STEP_STREAMS
-    words = chain_words(seed, np.asarray(steps, dtype=np.uint64), 2, stream=int(place))
+    words = chain_words(seed, np.asarray(steps, dtype=np.uint64), 2, stream=place_stream(epoch, batch, STEP_STREAMS))
     return (words.T >> np.uint64(33)).astype(np.int64)
 
 
