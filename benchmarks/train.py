@@ -5,7 +5,7 @@ examples/digits_dtm.pb (an RBM DTM: 64 visible bits + 32 hidden spins per step, 
 spin), T = 4, batch 64, the default training options (20 warm-up sweeps, 4 samples 2 sweeps apart),
 on random data (the speed does not depend on the data).  Backends: cpu, the emulator's
 default (ideal) fabric and its fpga profile (fixed point, per-p-bit RNGs, the ledger).  For each: seconds per training
-epoch (three epochs, set-up included, divided by three), the same three epochs' sampler runs
+epoch (ten epochs, training's default, set-up included, divided by ten), the same epochs' sampler runs
 alone (the kernels training holds, same run lengths, no gradient work: the yardstick for training
 overhead), and generation.  "of alone" is the best epoch rate over the best rate alone; "median"
 the median over the rounds of each round's ratio (its two measurements seconds apart, of the same
