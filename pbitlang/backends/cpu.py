@@ -15,7 +15,7 @@ from ..colour import ColourBlocks
 from ..errors import BackendError
 from . import kernels
 from .base import Backend, Draws, Kernel, Record, one_blas_thread
-from .runspec import COMMON_OPTIONS, stream_key
+from .runspec import COMMON_OPTIONS
 from .tiles import block_tiles
 
 CHAIN_ALIGN = 64             # chains per cache line of the int8 states (spins × chains): a thread's share
@@ -61,7 +61,7 @@ def chain_streams(seed: int, first_chain: int, chains: int) -> tuple:
     call of training and generation).  A period of 2^128 per chain: chains started at random points
     do not overlap at any scale."""
     words = np.empty((4, chains), np.uint64)
-    kernels.chain_words(stream_key(seed, 2), first_chain, words)
+    kernels.chain_words(np.uint64(seed), np.uint64(2), first_chain, words)
     state = (words >> np.uint64(32)).astype(np.uint32)
     state[0] |= np.uint32(1)
     return tuple(state)

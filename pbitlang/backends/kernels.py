@@ -304,10 +304,18 @@ def splitmix(z):
     return z ^ (z >> np.uint64(31))
 
 
+@njit(inline="always")
+def stream_key(seed, stream):
+    """runspec.stream_key, compiled."""
+    return splitmix(np.uint64(seed) ^ splitmix(np.uint64(stream) + np.uint64(0x5851F42D4C957F2D)))
+
+
 @njit(cache=True)
-def chain_words(key, chain0, out):
-    """out[w, c] ← word w of chain chain0 + c of the stream `key`: runspec.chain_words compiled (the
-    same words; tested), for the n·chains states of per-p-bit RNGs."""
+def chain_words(seed, stream, chain0, out):
+    """out[w, c] ← word w of chain chain0 + c of the stream (seed, stream): runspec.chain_words
+    compiled (the same words; tested), for the chains' and the p-bits' RNG states: a run's set-up,
+    where numpy's scalar calls for the key cost more than the words."""
+    key = stream_key(seed, stream)
     W, C = out.shape
     for w in range(W):
         for c in range(C):
@@ -320,7 +328,7 @@ def swap_log_uniforms(seed, stream, chain0, out):
     """out[s, p] ← log u, u in (0, 1) from word p of chain chain0 + s of the stream (seed, stream):
     the words runspec.chain_words(seed, chains, P, stream) gives (tested), for tempering's swaps,
     compiled because a round is a few dozen numbers and numpy's scalar calls cost more."""
-    key = splitmix(seed ^ splitmix(stream + np.uint64(0x5851F42D4C957F2D)))
+    key = stream_key(seed, stream)
     S, P = out.shape
     for s in range(S):
         for p in range(P):

@@ -16,7 +16,7 @@ import numpy as np
 from .. import kernels
 from ..base import Backend
 from ..cpu import CpuKernel, beta_rows
-from ..runspec import COMMON_OPTIONS, stream_key
+from ..runspec import COMMON_OPTIONS
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
 from .quantize import activation_table, input_bounds, input_window, lut_shift, quantize
@@ -164,12 +164,12 @@ class FixedPoint:
         if self.kind in (kernels.RNG_XORSHIFT, kernels.RNG_GALOIS):      # 32-bit states: half the memory traffic
             keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
             words = np.empty((n, chains), np.uint64)
-            kernels.chain_words(stream_key(seed, 3), first_chain, words)
+            kernels.chain_words(np.uint64(seed), np.uint64(3), first_chain, words)
             self.pstate = (words & np.uint64(keep)).astype(np.uint32)
             self.pstate[self.pstate == 0] = 1                              # an LFSR must not start at zero
         if self.analog:
             words = np.empty((n, chains), np.uint64)
-            kernels.chain_words(stream_key(seed, 4), first_chain, words)
+            kernels.chain_words(np.uint64(seed), np.uint64(4), first_chain, words)
             self.hold = (words >> np.uint64(64 - self.ar["lut_bits"])).astype(np.uint32)
 
     def drive(self, order, ticks, q, tables, table_of, streams, S, snapshot, burn_in: int, thin: int, record,
