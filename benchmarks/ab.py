@@ -31,7 +31,7 @@ from common import ROOT, Probe, cpu_info, print_table, write_json  # noqa: E402
 CASES = {"ising2d": ("ising2d", 64, 64, 2), "ising2d-256": ("ising2d", 256, 16, 2), "ea3d": ("ea3d", 16, 64, 3)}
 
 
-def worker(case: str, backend: str, options: dict, updates: float) -> None:
+def worker(case: str, backend: str, options: dict, updates: float, wide: int) -> None:
     """Measure one rate (spin updates per ns) each time a line arrives on stdin: of one sample()
     call's sampling, or of three training epochs, set-up included (a case train:MODEL)."""
     import numpy as np
@@ -49,6 +49,7 @@ def worker(case: str, backend: str, options: dict, updates: float) -> None:
             return model.info["spin_updates"] / (time.perf_counter() - t) / 1e9
     else:
         name, L, chains, _ = CASES[case]
+        chains = wide or chains
         prog = pb.compile(str(ROOT / "examples" / f"{name}.pb"), params={"L": L})
         sweeps = max(20, int(updates / (prog.ir.num_spins * chains)) // 10 * 10)
 
@@ -64,7 +65,8 @@ def worker(case: str, backend: str, options: dict, updates: float) -> None:
 def start_worker(tree: Path, args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--case", args.case, "--backend", args.backend,
-           "--options", json.dumps(options_of(args)), "--updates", str(args.updates)]
+           "--options", json.dumps(options_of(args)), "--updates", str(args.updates),
+           "--chains", str(args.chains)]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().split()
     if line[:1] != ["ready"] or Path(line[1]).resolve() != tree.resolve():      # the tree's own pbitlang
@@ -95,13 +97,14 @@ def main(argv=None):
     ap.add_argument("--backend", default="cpu", help="backend (default cpu)")
     ap.add_argument("--fabric", default=None, help="the emulator's fabric")
     ap.add_argument("--threads", default="1", help="threads (default 1; 'auto': all)")
+    ap.add_argument("--chains", type=int, default=0, help="chains (default: the case's; sample.py's all-threads rows: 256)")
     ap.add_argument("--rounds", type=int, default=10, help="rounds (default 10)")
     ap.add_argument("--updates", type=float, default=2e8, help="spin updates per measurement (default 2e8)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        return worker(args.case, args.backend, json.loads(args.options), args.updates)
+        return worker(args.case, args.backend, json.loads(args.options), args.updates, args.chains)
     info = cpu_info()
     print(f"CPU: {info['cpu']}, SIMD: {info['simd']}")
     probe = Probe()
