@@ -62,9 +62,22 @@ def chain_streams(seed: int, first_chain: int, chains: int) -> tuple:
     do not overlap at any scale."""
     words = np.empty((4, chains), np.uint64)
     kernels.chain_words(np.uint64(seed), np.uint64(2), first_chain, words)
-    state = (words >> np.uint64(32)).astype(np.uint32)
+    state = line_aligned((4, -(-chains // 16) * 16), np.uint32)[:, :chains]    # each row on a line of its own
+    np.right_shift(words, np.uint64(32), out=state, casting="unsafe")
     state[0] |= np.uint32(1)
     return tuple(state)
+
+
+def line_aligned(shape: tuple, dtype) -> np.ndarray:
+    """An empty C-contiguous array that starts on a cache line (64 bytes), so that rows of whole
+    lines start on lines too.  Why: threads write the per-chain arrays in groups of CHAIN_ALIGN
+    chains; at an address numpy happened to choose, the line at a group boundary was written by
+    two threads on every spin update (3D all-threads runs lost up to half their rate, differently
+    from run to run)."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(size + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def beta_rows(betas, chains: int, dtype=np.float32) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import kernels
 from ..base import Backend
-from ..cpu import CpuKernel, beta_rows
+from ..cpu import CpuKernel, beta_rows, line_aligned
 from ..runspec import COMMON_OPTIONS
 from .fabric import GALOIS_TAPS, builtin_fabrics, check_and_place, load_fabric
 from .ledger import ledger
@@ -165,12 +165,14 @@ class FixedPoint:
             keep = (1 << min(self.width, 32)) - 1 if self.kind == kernels.RNG_GALOIS else 0xFFFFFFFF
             words = np.empty((n, chains), np.uint64)
             kernels.chain_words(np.uint64(seed), np.uint64(3), first_chain, words)
-            self.pstate = (words & np.uint64(keep)).astype(np.uint32)
+            self.pstate = line_aligned((n, chains), np.uint32)
+            np.bitwise_and(words, np.uint64(keep), out=self.pstate, casting="unsafe")
             self.pstate[self.pstate == 0] = 1                              # an LFSR must not start at zero
         if self.analog:
             words = np.empty((n, chains), np.uint64)
             kernels.chain_words(np.uint64(seed), np.uint64(4), first_chain, words)
-            self.hold = (words >> np.uint64(64 - self.ar["lut_bits"])).astype(np.uint32)
+            self.hold = line_aligned((n, chains), np.uint32)
+            np.right_shift(words, np.uint64(64 - self.ar["lut_bits"]), out=self.hold, casting="unsafe")
 
     def drive(self, order, ticks, q, tables, table_of, streams, S, snapshot, burn_in: int, thin: int, record,
               kept: int, groups) -> int:
