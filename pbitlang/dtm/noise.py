@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-
 from numba import njit
 
 from ..backends.kernels import GOLDEN, splitmix

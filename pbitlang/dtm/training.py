@@ -382,15 +382,15 @@ class TrainedChain:
 
 
 ORDER, START = 0, 3                               # the purposes of training's random generators
-STEP_STREAMS = np.uint64(0x5EED5EED00000002)      # the step seeds' and the noise's streams (place_stream), apart
-NOISE_STREAMS = np.uint64(0x5EED5EED00000001)     # from the chains' own
+NOISE_STREAMS = np.uint64(0x5EED5EED00000001)     # the purposes of the keyed counter words made per batch
+STEP_STREAMS = np.uint64(0x5EED5EED00000002)      # (place_stream): far from the backends' stream numbers
 
 
 def stream(seed: int, purpose: int, *place) -> np.random.Generator:
-    """The random numbers of one purpose at one place of training (an epoch's batch order; a step's
-    noise and sampler seeds at one batch; a step's first persistent state), from the seed alone:
-    a step trains the same by itself (a task on a cluster) as beside the others, and a run resumed
-    from an epoch's checkpoint the same as one never stopped."""
+    """The random numbers of one purpose at one place of training (an epoch's batch order, a step's
+    first persistent state), from the seed alone, as a batch's noise and sampler seeds are
+    (noised_pairs, step_seeds): a step trains the same by itself (a task on a cluster) as beside
+    the others, and a run resumed from an epoch's checkpoint the same as one never stopped."""
     return np.random.default_rng([int(seed), purpose, *place])
 
 
