@@ -72,8 +72,7 @@ def line_aligned(shape: tuple, dtype) -> np.ndarray:
     """An empty C-contiguous array that starts on a cache line (64 bytes), so that rows of whole
     lines start on lines too.  Why: threads write the per-chain arrays in groups of CHAIN_ALIGN
     chains; at an address numpy happened to choose, the line at a group boundary was written by
-    two threads on every spin update (3D all-threads runs lost up to half their rate, differently
-    from run to run)."""
+    two threads on every spin update, and a run's rate depended on where its arrays landed."""
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     raw = np.empty(size + 64, np.uint8)
     start = -raw.ctypes.data % 64
